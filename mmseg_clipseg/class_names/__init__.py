@@ -1,0 +1,76 @@
+"""Class names of the benchmarks, and parsing of user-given class lists.
+
+A names file has one class per line; a line may list synonyms separated by commas, the first
+being the canonical name (e.g. ``person, man, woman``). The files shipped here are named after
+the benchmark keys (``voc20.txt``, ``cityscapes.txt``, ...).
+"""
+import os.path as osp
+from pathlib import Path
+from typing import List, Sequence, Tuple, Union
+
+ClassNames = List[Tuple[str, ...]]
+ClassNamesSpec = Union[str, Sequence[Union[str, Sequence[str]]]]
+
+_NAMES_DIR = Path(__file__).parent
+
+
+def available_benchmarks() -> List[str]:
+    """Benchmark keys that have a names file in the package."""
+    return sorted(path.stem for path in _NAMES_DIR.glob('*.txt'))
+
+
+def parse_class(entry: Union[str, Sequence[str]], where: str) -> Tuple[str, ...]:
+    """One class as a tuple of names: ``'person, man'`` or ``['person', 'man']``."""
+    names = entry.split(',') if isinstance(entry, str) else list(entry)
+    names = tuple(str(name).strip() for name in names)
+    if not names or any(not name for name in names):
+        raise ValueError(f'{where}: empty class name in {entry!r}. Give every class a name; '
+                         'synonyms are separated by commas.')
+    return names
+
+
+def _read_names_file(path: str) -> ClassNames:
+    lines = Path(path).read_text(encoding='utf-8').splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return [parse_class(line, f'{path}, line {number}') for number, line in enumerate(lines, 1)]
+
+
+def load_class_names(spec: ClassNamesSpec) -> ClassNames:
+    """Resolve a class-names spec into a list of classes, each a tuple of synonyms.
+
+    Args:
+        spec: A benchmark key (e.g. ``'voc20'``, see :func:`available_benchmarks`), the path
+            of a names file, or a list of classes (each a string, synonyms separated by
+            commas, or a list of synonyms).
+
+    Returns:
+        list[tuple[str, ...]]: One tuple per class; its first name is the canonical one.
+
+    Raises:
+        ValueError: Empty list, empty names, or duplicate canonical names.
+        FileNotFoundError: ``spec`` is neither a benchmark key nor an existing file.
+    """
+    if isinstance(spec, str):
+        packaged = _NAMES_DIR / f'{spec}.txt'
+        if packaged.is_file():
+            classes = _read_names_file(str(packaged))
+        elif osp.isfile(spec):
+            classes = _read_names_file(spec)
+        else:
+            raise FileNotFoundError(
+                f'class_names={spec!r} is neither a benchmark key nor a names file. '
+                f'Benchmark keys: {", ".join(available_benchmarks())}; a names file has '
+                'one class per line.')
+        source = spec
+    else:
+        classes = [parse_class(entry, f'class {index}') for index, entry in enumerate(spec)]
+        source = 'the class list'
+    if not classes:
+        raise ValueError(f'{source} has no classes; give at least one class name.')
+    canonical = [names[0] for names in classes]
+    duplicates = sorted({name for name in canonical if canonical.count(name) > 1})
+    if duplicates:
+        raise ValueError(f'{source} names these classes more than once: {duplicates}. '
+                         'Every class needs a distinct first name.')
+    return classes
