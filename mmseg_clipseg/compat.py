@@ -9,6 +9,7 @@ placeholder that raises a clear error when used. With full ``mmcv`` nothing is p
 import importlib.util
 import sys
 import types
+import warnings
 from typing import Any
 
 import torch
@@ -93,4 +94,6 @@ def install() -> bool:
     module = _make_standin_module()
     sys.modules[_STANDIN_NAME] = module
     mmcv.ops = module
+    # mmcv.cnn warns that this op is missing and advises full mmcv; nothing here needs it.
+    warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention')
     return True

@@ -1,0 +1,188 @@
+"""Build an open_clip CLIP model once per process, from a pretrained tag, a local checkpoint
+file, or random initialisation, and check that it is a ViT this package can run densely."""
+import dataclasses
+import difflib
+import functools
+import os
+import os.path as osp
+import zipfile
+from typing import Any, Dict, Mapping, Optional, Union
+
+import open_clip
+import torch
+from open_clip.transformer import VisionTransformer
+from torch import nn
+
+_CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+# Metadata entries of OpenAI's TorchScript checkpoints that are not weights.
+_OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
+
+
+@dataclasses.dataclass(frozen=True)
+class CLIPConfig:
+    """Which CLIP model to use.
+
+    Args:
+        model_name: An open_clip model name, e.g. ``'ViT-B-16'``.
+        pretrained: An open_clip pretrained tag (e.g. ``'openai'``), the path of a local
+            checkpoint file, or None for random initialisation (tests, offline smoke runs).
+        quick_gelu: Use QuickGELU activations, as OpenAI's CLIP does. Needed when an OpenAI
+            checkpoint is loaded from a file into a model name without ``-quickgelu``.
+        init_seed: Seed of the random initialisation when ``pretrained`` is None, so that
+            every process builds the same random model.
+    """
+    model_name: str
+    pretrained: Optional[str] = None
+    quick_gelu: bool = False
+    init_seed: int = 0
+
+    @classmethod
+    def from_value(cls, value: Union['CLIPConfig', Mapping[str, Any]]) -> 'CLIPConfig':
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise TypeError(f'clip must be a dict like dict(model_name="ViT-B-16", '
+                            f'pretrained="openai"), got {value!r}')
+        fields = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(value) - fields)
+        if unknown:
+            raise ValueError(f'Unknown clip setting(s) {unknown}; known: {sorted(fields)}')
+        if 'model_name' not in value:
+            raise ValueError('clip.model_name is required, e.g. "ViT-B-16"')
+        return cls(**value)
+
+    @property
+    def pretrained_is_file(self) -> bool:
+        """Whether ``pretrained`` names a local file rather than an open_clip tag."""
+        return self.pretrained is not None and _looks_like_path(self.pretrained)
+
+    def weights_identity(self) -> str:
+        """A string that changes whenever the weights may change (for caches)."""
+        if self.pretrained is None:
+            return f'{self.model_name}|random|seed={self.init_seed}|qg={self.quick_gelu}'
+        if self.pretrained_is_file:
+            path = osp.abspath(osp.expanduser(self.pretrained))
+            stat = os.stat(path)
+            return f'{self.model_name}|file={path}|{stat.st_size}|{stat.st_mtime_ns}' \
+                   f'|qg={self.quick_gelu}'
+        return f'{self.model_name}|tag={self.pretrained}|qg={self.quick_gelu}'
+
+
+def _looks_like_path(pretrained: str) -> bool:
+    return (os.sep in pretrained or '/' in pretrained or pretrained.startswith('~')
+            or pretrained.endswith(_CHECKPOINT_SUFFIXES) or osp.exists(pretrained))
+
+
+def _check_model_name(model_name: str) -> None:
+    available = open_clip.list_models()
+    if model_name not in available:
+        close = difflib.get_close_matches(model_name, available, n=5)
+        hint = f' Did you mean: {", ".join(close)}?' if close else ''
+        raise ValueError(f'Unknown open_clip model {model_name!r}.{hint} '
+                         'open_clip.list_models() lists all names.')
+
+
+def _check_pretrained_tag(model_name: str, tag: str) -> None:
+    tags = open_clip.list_pretrained_tags_by_model(model_name)
+    if tag not in tags:
+        raise ValueError(
+            f'{tag!r} is neither an existing checkpoint file nor a pretrained tag of '
+            f'{model_name!r}. Tags of {model_name}: {", ".join(tags) or "none"}. '
+            'For a local checkpoint give its path.')
+
+
+def _read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
+    """Read a state dict from an open_clip/PyTorch checkpoint, safetensors or OpenAI's
+    TorchScript archive, never unpickling arbitrary objects."""
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        return load_file(path, device='cpu')
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            is_torchscript = any(name.endswith('constants.pkl') for name in archive.namelist())
+        if is_torchscript:
+            # OpenAI's original .pt files are TorchScript; loading one runs no Python code.
+            state = torch.jit.load(path, map_location='cpu').state_dict()
+            return {key: value for key, value in state.items()
+                    if key not in _OPENAI_METADATA_KEYS}
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises several types for unreadable files
+        raise ValueError(f'Could not read checkpoint {path!r} as PyTorch weights: {error}') \
+            from error
+    for key in ('state_dict', 'model'):
+        if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get(key), Mapping):
+            checkpoint = checkpoint[key]
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError(f'Checkpoint {path!r} holds a {type(checkpoint).__name__}, '
+                         'not a state dict.')
+    return {key.removeprefix('module.'): value for key, value in checkpoint.items()}
+
+
+def _load_checkpoint_file(model: nn.Module, config: CLIPConfig) -> None:
+    path = osp.expanduser(config.pretrained)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'CLIP checkpoint file {config.pretrained!r} does not exist. Give the path of a '
+            f'downloaded checkpoint, or an open_clip tag of {config.model_name!r}: '
+            f'{", ".join(open_clip.list_pretrained_tags_by_model(config.model_name))}.')
+    state = _read_checkpoint(path)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shape mismatches
+        raise ValueError(f'Checkpoint {path!r} does not fit model {config.model_name!r} '
+                         f'(wrong model_name?): {error}') from error
+    if missing or unexpected:
+        raise ValueError(
+            f'Checkpoint {path!r} does not fit model {config.model_name!r} (wrong '
+            f'model_name?). Missing keys: {missing[:5]}{"..." if len(missing) > 5 else ""}; '
+            f'unexpected keys: {unexpected[:5]}{"..." if len(unexpected) > 5 else ""}.')
+
+
+def _check_dense_vit(model: nn.Module, model_name: str) -> None:
+    visual = getattr(model, 'visual', None)
+    if not isinstance(visual, VisionTransformer):
+        raise ValueError(f'{model_name!r} has a {type(visual).__name__} image tower; '
+                         'dense inference needs an open_clip VisionTransformer (a ViT model).')
+    if visual.attn_pool is not None:
+        raise ValueError(f'{model_name!r} uses attentional pooling, which is not supported.')
+    for block in visual.transformer.resblocks:
+        if not isinstance(getattr(block, 'attn', None), nn.MultiheadAttention):
+            raise ValueError(f'{model_name!r} uses {type(block).__name__} blocks; dense '
+                             'inference supports blocks with nn.MultiheadAttention.')
+    if not hasattr(model, 'token_embedding'):
+        raise ValueError(f'{model_name!r} has a custom text tower, which is not supported.')
+
+
+@functools.lru_cache(maxsize=None)
+def _load_clip_cached(config: CLIPConfig) -> nn.Module:
+    _check_model_name(config.model_name)
+    if config.pretrained is not None and not config.pretrained_is_file:
+        _check_pretrained_tag(config.model_name, config.pretrained)
+        try:
+            model = open_clip.create_model(config.model_name, pretrained=config.pretrained,
+                                           force_quick_gelu=config.quick_gelu)
+        except Exception as error:  # hub/network errors come in many types
+            raise RuntimeError(
+                f'Could not obtain the {config.model_name} weights for tag '
+                f'{config.pretrained!r} ({type(error).__name__}: {error}). Without internet, '
+                'download the checkpoint elsewhere and set model.clip.pretrained to its '
+                'path.') from error
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.init_seed)
+            model = open_clip.create_model(config.model_name, pretrained=None,
+                                           force_quick_gelu=config.quick_gelu)
+        if config.pretrained is not None:
+            _load_checkpoint_file(model, config)
+    _check_dense_vit(model, config.model_name)
+    return model.eval()
+
+
+def load_clip(config: Union[CLIPConfig, Mapping[str, Any]]) -> nn.Module:
+    """The open_clip CLIP model for ``config``, built once per process and then shared.
+
+    Vision and text sides of a segmentor use the same object, so the weights are in memory
+    once. The model is in eval mode; nothing here trains it.
+    """
+    return _load_clip_cached(CLIPConfig.from_value(config))

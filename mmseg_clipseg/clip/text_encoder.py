@@ -1,0 +1,134 @@
+"""Class text embeddings from CLIP's text tower, batched and cut to the prompts' length."""
+from typing import List, Optional, Sequence, Tuple
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from open_clip.transformer import text_global_pool
+from torch import nn
+
+from . import text_cache
+from .templates import fill_template
+
+# Pool types that read the output at one token, the end of text; for these a causal text
+# transformer gives the same result on the sequence cut right after that token.
+_END_OF_TEXT_POOLS = ('argmax', 'eos')
+
+
+class TextEmbedder(nn.Module):
+    """CLIP's text tower, taken from an open_clip ``CLIP`` model (its modules are shared).
+
+    Args:
+        clip_model: An open_clip ``CLIP`` model.
+        model_name: Its open_clip name, to get the matching tokenizer.
+        batch_size: Prompts encoded per forward pass.
+    """
+
+    def __init__(self, clip_model: nn.Module, model_name: str, batch_size: int = 1024) -> None:
+        super().__init__()
+        self.token_embedding = clip_model.token_embedding
+        self.positional_embedding = clip_model.positional_embedding
+        self.transformer = clip_model.transformer
+        self.ln_final = clip_model.ln_final
+        self.text_projection = clip_model.text_projection
+        self.register_buffer('attn_mask', clip_model.attn_mask, persistent=False)
+        self.pool_type = clip_model.text_pool_type
+        self.eos_token_id = getattr(clip_model, 'text_eos_id', None)
+        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.batch_size = batch_size
+
+    @property
+    def can_truncate(self) -> bool:
+        """Whether cutting the sequence after the end-of-text token is exact."""
+        return self.attn_mask is not None and self.pool_type in _END_OF_TEXT_POOLS
+
+    def _used_length(self, tokens: torch.Tensor) -> int:
+        """Positions up to and including the last end-of-text token in the batch."""
+        if self.pool_type == 'argmax':
+            end = tokens.argmax(dim=-1)
+        else:
+            end = (tokens == self.eos_token_id).int().argmax(dim=-1)
+        return int(end.max()) + 1
+
+    def encode_tokens(self, tokens: torch.Tensor, truncate: bool = True) -> torch.Tensor:
+        """Encode token ids.
+
+        Args:
+            tokens (Tensor): Token ids, shape (P, context_length).
+            truncate (bool): Cut the sequence after the last end-of-text token; exact for
+                CLIP's causal text tower, and much faster for short prompts.
+
+        Returns:
+            Tensor: Unnormalised text embeddings, shape (P, C).
+        """
+        length = self._used_length(tokens) if truncate and self.can_truncate \
+            else tokens.shape[1]
+        tokens = tokens[:, :length]
+        cast_dtype = self.transformer.get_cast_dtype()
+        x = self.token_embedding(tokens).to(cast_dtype)
+        x = x + self.positional_embedding[:length].to(cast_dtype)
+        attn_mask = self.attn_mask[:length, :length] if self.attn_mask is not None else None
+        x = self.transformer(x, attn_mask=attn_mask)
+        x = self.ln_final(x)
+        x = text_global_pool(x, tokens, self.pool_type, eos_token_id=self.eos_token_id)
+        if isinstance(self.text_projection, nn.Linear):
+            return self.text_projection(x)
+        return x if self.text_projection is None else x @ self.text_projection
+
+    @torch.no_grad()
+    def encode_prompts(self, prompts: Sequence[str], truncate: bool = True) -> torch.Tensor:
+        """Encode prompts in batches of similar length.
+
+        Returns:
+            Tensor: L2-normalised embeddings in fp32, shape (P, C), in the order of
+            ``prompts``.
+        """
+        device = self.token_embedding.weight.device
+        tokens = self.tokenizer(list(prompts))
+        # Sorting by length makes each batch as short as its longest member allows.
+        order = torch.argsort((tokens != 0).sum(dim=1), stable=True)
+        embeddings = torch.empty(len(prompts), self._embed_dim(), device=device)
+        for start in range(0, len(prompts), self.batch_size):
+            index = order[start:start + self.batch_size]
+            batch = tokens[index].to(device)
+            embeddings[index.to(device)] = self.encode_tokens(batch, truncate).float()
+        return F.normalize(embeddings, dim=-1)
+
+    def _embed_dim(self) -> int:
+        if isinstance(self.text_projection, nn.Linear):
+            return self.text_projection.out_features
+        if self.text_projection is None:
+            return self.ln_final.normalized_shape[0]
+        return self.text_projection.shape[1]
+
+    def class_embeddings(self, classes: Sequence[Sequence[str]], templates: Sequence[str],
+                         cache_identity: Optional[str] = None) -> Tuple[torch.Tensor,
+                                                                        torch.Tensor]:
+        """One embedding per class name: the template-averaged, re-normalised prompt embedding.
+
+        Args:
+            classes: Classes, each a sequence of synonyms.
+            templates: Format strings with ``{}`` for the name.
+            cache_identity: The weights' identity; if given, results are read from and
+                written to the on-disk cache.
+
+        Returns:
+            tuple: ``embeddings`` (num_names, C), fp32, unit norm, names of all classes in
+            order; ``class_index`` (num_names,), the class each name belongs to.
+        """
+        names: List[str] = [name for synonyms in classes for name in synonyms]
+        class_index = torch.tensor(
+            [index for index, synonyms in enumerate(classes) for _ in synonyms])
+        key = None
+        if cache_identity is not None:
+            key = text_cache.cache_key(cache_identity, classes, templates)
+            cached = text_cache.load(key)
+            if cached is not None and cached.shape[0] == len(names):
+                return cached.to(self.token_embedding.weight.device), class_index
+        prompts = [fill_template(template, name) for name in names for template in templates]
+        per_prompt = self.encode_prompts(prompts)
+        per_name = per_prompt.view(len(names), len(templates), -1).mean(dim=1)
+        embeddings = F.normalize(per_name, dim=-1)
+        if key is not None:
+            text_cache.save(key, embeddings)
+        return embeddings, class_index

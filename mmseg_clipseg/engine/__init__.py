@@ -1,0 +1,3 @@
+from .class_names_check import ClassNamesCheckHook
+
+__all__ = ['ClassNamesCheckHook']

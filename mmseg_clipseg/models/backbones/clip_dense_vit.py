@@ -1,0 +1,248 @@
+"""A frozen CLIP ViT that outputs text-aligned patch embeddings (METHOD.md)."""
+import contextlib
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from mmseg.utils import OptConfigType
+from torch import Tensor
+from torch.profiler import record_function
+
+from ...clip import CLIPConfig, load_clip
+from ..dense import (CRA_FEATURES, DSI_VALUE_PATHS, clearclip_block, coherence_attention,
+                     coherence_similarity, default_cra_layers, dsi_value, maskclip_block,
+                     naclip_block, sclip_block, vanilla_block)
+from ..dense.projections import project_key, project_query
+
+DENSE_MODES = ('clipseg', 'maskclip', 'sclip', 'clearclip', 'naclip', 'vanilla')
+ATTENTIONS = ('cra', 'identity')
+PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+CRA_DEFAULTS = dict(layers=None, feature='residual', threshold=0.75, temperature=6.0)
+DSI_DEFAULTS = dict(num_layers=3, value_path='own')
+
+
+def _with_defaults(name: str, given: Optional[Dict[str, Any]],
+                   defaults: Dict[str, Any]) -> Dict[str, Any]:
+    unknown = sorted(set(given or {}) - set(defaults))
+    if unknown:
+        raise ValueError(f'Unknown {name} setting(s) {unknown}; known: {sorted(defaults)}')
+    return {**defaults, **(given or {})}
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {", ".join(map(repr, choices))}; '
+                         f'got {value!r}')
+
+
+@MODELS.register_module()
+class CLIPDenseBackbone(BaseModule):
+    """CLIP ViT image tower whose final block is rebuilt for dense prediction.
+
+    Blocks ``1..L-1`` run unchanged; the final block is replaced according to ``dense_mode``
+    (``'clipseg'``: CRA attention times DSI value; or one of the baselines ``'maskclip'``,
+    ``'sclip'``, ``'clearclip'``, ``'naclip'``, ``'vanilla'``). The patch outputs go through
+    ``ln_post`` and ``proj`` and are L2-normalised.
+
+    Args:
+        clip (dict): The CLIP model, see :class:`~mmseg_clipseg.clip.CLIPConfig`
+            (``model_name``, ``pretrained``, ``quick_gelu``, ``init_seed``). Loaded once per
+            process and shared with the text head.
+        dense_mode (str): Which final block to use. Default: ``'clipseg'``.
+        attention (str): In ``'clipseg'`` mode, ``'cra'`` (default) or ``'identity'``
+            (each patch keeps its own value: the "DSI only" ablation).
+        cra (dict, optional): CRA knobs: ``layers`` (1-indexed blocks; None: the middle
+            third), ``feature`` (``'residual'`` | ``'key'`` | ``'query'``), ``threshold``
+            (ε, default 0.75), ``temperature`` (τ, default 6.0).
+        dsi (dict, optional): DSI knobs: ``num_layers`` (K, default 3; 1 is the "CRA only"
+            ablation) and ``value_path`` (``'own'`` | ``'final'``).
+        precision (str): ``'fp32'`` (default), or ``'fp16'`` / ``'bf16'`` autocast on CUDA.
+            Similarities and the output normalisation always run in fp32.
+        init_cfg (dict, optional): Unused; the weights come from ``clip``.
+    """
+
+    def __init__(self,
+                 clip: Dict[str, Any],
+                 dense_mode: str = 'clipseg',
+                 attention: str = 'cra',
+                 cra: Optional[Dict[str, Any]] = None,
+                 dsi: Optional[Dict[str, Any]] = None,
+                 precision: str = 'fp32',
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        _check_choice('dense_mode', dense_mode, DENSE_MODES)
+        _check_choice('attention', attention, ATTENTIONS)
+        _check_choice('precision', precision, tuple(PRECISIONS))
+        self.clip_config = CLIPConfig.from_value(clip)
+        self.visual = load_clip(self.clip_config).visual
+        self.dense_mode = dense_mode
+        self.attention = attention
+        self.precision = precision
+        num_layers = len(self.blocks)
+
+        cra = _with_defaults('cra', cra, CRA_DEFAULTS)
+        _check_choice('cra.feature', cra['feature'], CRA_FEATURES)
+        self.cra_layers: List[int] = list(cra['layers'] or default_cra_layers(num_layers))
+        bad_layers = [layer for layer in self.cra_layers if not 1 <= layer <= num_layers - 1]
+        if not self.cra_layers or bad_layers:
+            raise ValueError(f'cra.layers must be block numbers in 1..{num_layers - 1} '
+                             f'(1-indexed, the final block excluded); got {cra["layers"]}')
+        if not 0.0 <= cra['threshold'] <= 2.0:
+            raise ValueError(f'cra.threshold is a cosine distance in [0, 2]; '
+                             f'got {cra["threshold"]}')
+        self.cra_feature = cra['feature']
+        self.cra_threshold = float(cra['threshold'])
+        self.cra_temperature = float(cra['temperature'])
+
+        dsi = _with_defaults('dsi', dsi, DSI_DEFAULTS)
+        _check_choice('dsi.value_path', dsi['value_path'], DSI_VALUE_PATHS)
+        if not 1 <= dsi['num_layers'] <= num_layers:
+            raise ValueError(f'dsi.num_layers must be in 1..{num_layers}; '
+                             f'got {dsi["num_layers"]}')
+        self.dsi_num_layers = int(dsi['num_layers'])
+        self.dsi_value_path = dsi['value_path']
+
+    @property
+    def blocks(self) -> torch.nn.ModuleList:
+        return self.visual.transformer.resblocks
+
+    @property
+    def patch_size(self) -> Tuple[int, int]:
+        return tuple(self.visual.patch_size)
+
+    @property
+    def embed_dim(self) -> int:
+        """Channels of the output: CLIP's joint image-text embedding size."""
+        return self.visual.proj.shape[1]
+
+    def interpolated_positional_embedding(self, grid: Tuple[int, int]) -> Tensor:
+        """Positional embedding for a ``grid`` of patches, bicubically interpolated.
+
+        Returns:
+            Tensor: Shape (1 + h*w, D), the ``[CLS]`` position first.
+        """
+        embedding = self.visual.positional_embedding
+        source_grid = tuple(self.visual.grid_size)
+        if tuple(grid) == source_grid:
+            return embedding
+        patches = embedding[1:].reshape(1, *source_grid, -1).permute(0, 3, 1, 2)
+        patches = F.interpolate(patches.float(), size=grid, mode='bicubic',
+                                align_corners=False)
+        patches = patches.to(embedding.dtype).permute(0, 2, 3, 1).flatten(1, 2)[0]
+        return torch.cat([embedding[:1], patches], dim=0)
+
+    def embed(self, inputs: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """Patch embedding, ``[CLS]``, positions and ``ln_pre``: ``X_0``.
+
+        Args:
+            inputs (Tensor): Normalised images, shape (B, 3, H, W). H and W are padded
+                (bottom, right) up to multiples of the patch size.
+
+        Returns:
+            tuple: ``X_0`` of shape (B, 1 + h*w, D), and the patch grid (h, w).
+        """
+        patch_h, patch_w = self.patch_size
+        pad_h = -inputs.shape[-2] % patch_h
+        pad_w = -inputs.shape[-1] % patch_w
+        if pad_h or pad_w:
+            inputs = F.pad(inputs, (0, pad_w, 0, pad_h))
+        x = self.visual.conv1(inputs.to(self.visual.conv1.weight.dtype))
+        grid = (x.shape[-2], x.shape[-1])
+        x = x.flatten(2).transpose(1, 2)
+        cls_token = self.visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+        x = torch.cat([cls_token, x], dim=1)
+        x = x + self.interpolated_positional_embedding(grid).to(x.dtype)
+        x = self.visual.patch_dropout(x)
+        return self.visual.ln_pre(x), grid
+
+    def _cra_feature(self, layer: int, x: Tensor) -> Tensor:
+        """Layer ``layer``'s CRA feature from ``X_layer`` (all tokens): (B, N, D)."""
+        if self.cra_feature == 'key':
+            x = project_key(self.blocks[layer], x)  # blocks[layer] is block layer + 1
+        elif self.cra_feature == 'query':
+            x = project_query(self.blocks[layer], x)
+        return x[:, 1:]
+
+    def _run_to_final_block(self, x: Tensor) -> Tuple[Tensor, Dict[int, Tensor], List[Tensor]]:
+        """Run blocks ``1..L-1`` and keep what the final block needs.
+
+        Returns:
+            tuple: ``X_{L-1}`` (B, T, D); CRA features by layer, each (B, N, D); and the DSI
+            inputs ``X_{L-K}..X_{L-1}`` (patch tokens), each (B, N, D).
+        """
+        num_layers = len(self.blocks)
+        clipseg = self.dense_mode == 'clipseg'
+        cra_layers = set(self.cra_layers) if clipseg and self.attention == 'cra' else set()
+        first_dsi_input = num_layers - self.dsi_num_layers
+        cra_features: Dict[int, Tensor] = {}
+        dsi_inputs: List[Tensor] = []
+        for index in range(num_layers):  # x is X_index here
+            if clipseg and index >= first_dsi_input:
+                dsi_inputs.append(x[:, 1:])
+            if index in cra_layers:
+                cra_features[index] = self._cra_feature(index, x)
+            if index == num_layers - 1:
+                break
+            x = self.blocks[index](x)
+        return x, cra_features, dsi_inputs
+
+    def _clipseg_block(self, cra_features: Dict[int, Tensor],
+                       dsi_inputs: List[Tensor]) -> Tensor:
+        """``O = Attn_CRA · V_DSI`` for the patch tokens: (B, N, D)."""
+        with record_function('clipseg.dsi'):
+            value = dsi_value(self.blocks[len(self.blocks) - self.dsi_num_layers:],
+                              dsi_inputs, self.dsi_value_path)
+        if self.attention == 'identity':
+            return value
+        with record_function('clipseg.cra'), _fp32_only(value.device):
+            similarity = coherence_similarity([cra_features[layer]
+                                               for layer in self.cra_layers])
+            attention = coherence_attention(similarity, self.cra_threshold,
+                                            self.cra_temperature)
+            return attention @ value.float()
+
+    def _baseline_block(self, x: Tensor, grid: Tuple[int, int]) -> Tensor:
+        """The baseline final block on all tokens, ``[CLS]`` dropped: (B, N, D)."""
+        final = self.blocks[-1]
+        if self.dense_mode == 'naclip':
+            return naclip_block(final, x, grid)[:, 1:]
+        block_fn = dict(maskclip=maskclip_block, sclip=sclip_block,
+                        clearclip=clearclip_block, vanilla=vanilla_block)[self.dense_mode]
+        return block_fn(final, x)[:, 1:]
+
+    def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if self.precision == 'fp32':
+            return contextlib.nullcontext()
+        if device.type != 'cuda':
+            raise RuntimeError(f'precision={self.precision!r} needs a CUDA device, but the '
+                               f'model runs on {device.type}. Use precision="fp32" on CPU.')
+        return torch.autocast('cuda', dtype=PRECISIONS[self.precision])
+
+    def forward(self, inputs: Tensor) -> Tuple[Tensor]:
+        """Dense, text-aligned patch embeddings.
+
+        Args:
+            inputs (Tensor): Normalised images, shape (B, 3, H, W).
+
+        Returns:
+            tuple[Tensor]: One tensor of shape (B, C, ceil(H/p), ceil(W/p)), unit-norm along
+            C, where C is CLIP's embedding size and p the patch size.
+        """
+        with record_function('clipseg.backbone'), self._autocast(inputs.device):
+            x, grid = self.embed(inputs)
+            x, cra_features, dsi_inputs = self._run_to_final_block(x)
+            if self.dense_mode == 'clipseg':
+                patches = self._clipseg_block(cra_features, dsi_inputs)
+            else:
+                patches = self._baseline_block(x, grid)
+        with _fp32_only(inputs.device):
+            features = self.visual.ln_post(patches.float()) @ self.visual.proj.float()
+            features = F.normalize(features, dim=-1)
+        return (features.transpose(1, 2).reshape(features.shape[0], -1, *grid), )
+
+
+def _fp32_only(device: torch.device) -> contextlib.AbstractContextManager:
+    """Turn autocast off, so that similarities and normalisation stay in fp32."""
+    return torch.autocast(device.type, enabled=False)

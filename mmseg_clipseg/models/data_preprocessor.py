@@ -1,0 +1,35 @@
+"""A test-time data preprocessor that accepts batches of images of different sizes."""
+from typing import Any, Dict
+
+from mmseg.models import SegDataPreProcessor
+from mmseg.registry import MODELS
+from mmseg.utils import stack_batch
+
+
+@MODELS.register_module()
+class BatchPaddingSegDataPreProcessor(SegDataPreProcessor):
+    """``SegDataPreProcessor`` that, at test time, pads a batch to its largest image.
+
+    MMSeg's preprocessor refuses test batches of mixed sizes. Here each image is padded on
+    the right and bottom to the batch's largest size and its ``padding_size`` is recorded, so
+    that :class:`~mmseg_clipseg.models.TrainingFreeSegmentor` can process every image at its
+    own size: results do not depend on the batch size. Training behaves as in mmseg.
+    """
+
+    def forward(self, data: Dict[str, Any], training: bool = False) -> Dict[str, Any]:
+        if training:
+            return super().forward(data, training=True)
+        data = self.cast_data(data)
+        inputs = data['inputs']
+        data_samples = data.get('data_samples', None)
+        if self.channel_conversion and inputs[0].size(0) == 3:
+            inputs = [image[[2, 1, 0], ...] for image in inputs]
+        inputs = [image.float() for image in inputs]
+        if self._enable_normalize:
+            inputs = [(image - self.mean) / self.std for image in inputs]
+        # size_divisor=1 pads to the batch's largest size and nothing more.
+        inputs, padding = stack_batch(inputs, size_divisor=1, pad_val=self.pad_val,
+                                      seg_pad_val=self.seg_pad_val)
+        for data_sample, pad_info in zip(data_samples or [], padding):
+            data_sample.set_metainfo({'padding_size': pad_info['img_padding_size']})
+        return dict(inputs=inputs, data_samples=data_samples)

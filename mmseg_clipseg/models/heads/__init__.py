@@ -1,0 +1,3 @@
+from .open_vocab_head import OpenVocabularyHead
+
+__all__ = ['OpenVocabularyHead']

@@ -1,0 +1,128 @@
+"""Open-vocabulary decode head: cosine similarity of patch and class-name embeddings."""
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ...class_names import ClassNamesSpec, load_class_names
+from ...clip import CLIPConfig, TextEmbedder, load_clip, resolve_templates
+from ...clip.templates import TemplatesSpec
+
+
+@MODELS.register_module()
+class OpenVocabularyHead(BaseDecodeHead):
+    """Classify unit-norm patch embeddings against CLIP text embeddings of class names.
+
+    ``logits = logit_scale · F · Tᵀ``; a class with synonyms scores the maximum over its names.
+    Text embeddings are computed once (on the first forward, on the model's device) and kept,
+    and also cached on disk unless ``text_cache=False``.
+
+    Args:
+        class_names: A benchmark key (e.g. ``'voc20'``), a names file, or a list of classes
+            (strings with comma-separated synonyms, or lists of synonyms).
+        clip (dict): The CLIP model, as for the backbone; the text tower is shared with it.
+        templates: A template-set name (default ``'openai_imagenet'``, 80 templates) or a list
+            of strings with ``{}`` for the name.
+        logit_scale (float): Multiplies the cosine similarities. Default: 50.
+        bg_threshold (float, optional): If set, class 0 is the background: it is not a text
+            class, and a pixel whose highest foreground softmax probability is below this
+            threshold is labelled 0.
+        text_cache (bool): Keep text embeddings in the on-disk cache. Default: True.
+        text_batch_size (int): Prompts per text-tower pass.
+        **kwargs: Other :class:`BaseDecodeHead` arguments (``align_corners``, ...).
+    """
+
+    def __init__(self,
+                 class_names: ClassNamesSpec,
+                 clip: Dict[str, Any],
+                 templates: TemplatesSpec = 'openai_imagenet',
+                 logit_scale: float = 50.0,
+                 bg_threshold: Optional[float] = None,
+                 text_cache: bool = True,
+                 text_batch_size: int = 1024,
+                 **kwargs: Any) -> None:
+        if class_names is None:
+            raise ValueError('decode_head.class_names is not set: give a benchmark key, a '
+                             'names file or a list of class names.')
+        self.classes = load_class_names(class_names)
+        self.has_background = bg_threshold is not None
+        if self.has_background and len(self.classes) < 2:
+            raise ValueError('With bg_threshold set, class 0 is the background and at least '
+                             'one more class is needed.')
+        if self.has_background and not 0.0 <= bg_threshold <= 1.0:
+            raise ValueError(f'bg_threshold is a probability in [0, 1]; got {bg_threshold}')
+        clip_config = CLIPConfig.from_value(clip)
+        clip_model = load_clip(clip_config)
+        embed_dim = clip_model.visual.proj.shape[1]
+        kwargs.setdefault('init_cfg', None)
+        super().__init__(in_channels=embed_dim, channels=embed_dim,
+                         num_classes=len(self.classes), **kwargs)
+        # The classifier is the text embeddings; BaseDecodeHead's 1x1 conv is not used.
+        self.conv_seg = None
+        self.dropout = None
+        self.text_embedder = TextEmbedder(clip_model, clip_config.model_name,
+                                          batch_size=text_batch_size)
+        self.templates = resolve_templates(templates)
+        self.logit_scale = float(logit_scale)
+        self.bg_threshold = bg_threshold
+        self.text_cache_identity = clip_config.weights_identity() if text_cache else None
+        self._text: Optional[Tuple[Tensor, Tensor]] = None
+
+    @property
+    def text_classes(self) -> List[Tuple[str, ...]]:
+        """The classes that are encoded as text (all but the background)."""
+        return self.classes[1:] if self.has_background else self.classes
+
+    def text_embeddings(self, device: torch.device) -> Tuple[Tensor, Tensor]:
+        """Name embeddings (num_names, C) and each name's text-class index (num_names,),
+        computed on the first call and kept."""
+        if self._text is None or self._text[0].device != device:
+            if self._text is None:
+                with torch.no_grad():
+                    self._text = self.text_embedder.class_embeddings(
+                        self.text_classes, self.templates, self.text_cache_identity)
+            self._text = tuple(tensor.to(device) for tensor in self._text)
+        return self._text
+
+    def forward(self, inputs: Union[Sequence[Tensor], Tensor]) -> Tensor:
+        """Text-class logits.
+
+        Args:
+            inputs: Backbone outputs; the one at ``in_index`` has shape (B, C, h, w) and is
+                unit-norm along C.
+
+        Returns:
+            Tensor: Logits of the text classes, shape (B, K, h, w), K = number of text
+            classes (the background, if any, is decided in :meth:`predict_labels`).
+        """
+        features = self._transform_inputs(inputs).float()
+        embeddings, class_index = self.text_embeddings(features.device)
+        logits = self.logit_scale * torch.einsum('bchw,nc->bnhw', features, embeddings)
+        num_classes = len(self.text_classes)
+        if logits.shape[1] == num_classes:
+            return logits
+        # Synonyms: a class scores the maximum over its names.
+        index = class_index.view(1, -1, 1, 1).expand_as(logits)
+        per_class = logits.new_full((logits.shape[0], num_classes, *logits.shape[2:]),
+                                    float('-inf'))
+        return per_class.scatter_reduce(1, index, logits, reduce='amax')
+
+    def predict_labels(self, logits: Tensor) -> Tensor:
+        """Per-pixel labels in the dataset's class indices.
+
+        Args:
+            logits (Tensor): Text-class logits, shape (K, H, W).
+
+        Returns:
+            Tensor: Labels, shape (1, H, W), int64; with a background class, text class k
+            is label k + 1 and low-confidence pixels are 0.
+        """
+        if not self.has_background:
+            return logits.argmax(dim=0, keepdim=True)
+        probs, labels = logits.float().softmax(dim=0).max(dim=0, keepdim=True)
+        return torch.where(probs < self.bg_threshold, 0, labels + 1)
+
+    def loss(self, *args: Any, **kwargs: Any) -> Dict[str, Tensor]:
+        raise RuntimeError('OpenVocabularyHead is training-free: there is nothing to train.')
