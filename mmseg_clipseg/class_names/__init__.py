@@ -7,6 +7,7 @@ the benchmark keys (``voc20.txt``, ``cityscapes.txt``, ...).
 import os.path as osp
 from pathlib import Path
 from typing import List, Sequence, Tuple, Union
+from ..errors import MissingFileError, UserInputError
 
 ClassNames = List[Tuple[str, ...]]
 ClassNamesSpec = Union[str, Sequence[Union[str, Sequence[str]]]]
@@ -24,7 +25,7 @@ def parse_class(entry: Union[str, Sequence[str]], where: str) -> Tuple[str, ...]
     names = entry.split(',') if isinstance(entry, str) else list(entry)
     names = tuple(str(name).strip() for name in names)
     if not names or any(not name for name in names):
-        raise ValueError(f'{where}: empty class name in {entry!r}. Give every class a name; '
+        raise UserInputError(f'{where}: empty class name in {entry!r}. Give every class a name; '
                          'synonyms are separated by commas.')
     return names
 
@@ -58,7 +59,7 @@ def load_class_names(spec: ClassNamesSpec) -> ClassNames:
         elif osp.isfile(spec):
             classes = _read_names_file(spec)
         else:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'class_names={spec!r} is neither a benchmark key nor a names file. '
                 f'Benchmark keys: {", ".join(available_benchmarks())}; a names file has '
                 'one class per line.')
@@ -67,10 +68,10 @@ def load_class_names(spec: ClassNamesSpec) -> ClassNames:
         classes = [parse_class(entry, f'class {index}') for index, entry in enumerate(spec)]
         source = 'the class list'
     if not classes:
-        raise ValueError(f'{source} has no classes; give at least one class name.')
+        raise UserInputError(f'{source} has no classes; give at least one class name.')
     canonical = [names[0] for names in classes]
     duplicates = sorted({name for name in canonical if canonical.count(name) > 1})
     if duplicates:
-        raise ValueError(f'{source} names these classes more than once: {duplicates}. '
+        raise UserInputError(f'{source} names these classes more than once: {duplicates}. '
                          'Every class needs a distinct first name.')
     return classes

@@ -13,6 +13,8 @@ import torch
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
+from ..errors import MissingFileError, UserInputError
+
 _CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 # Metadata entries of OpenAI's TorchScript checkpoints that are not weights.
 _OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
@@ -41,14 +43,14 @@ class CLIPConfig:
         if isinstance(value, cls):
             return value
         if not isinstance(value, Mapping):
-            raise TypeError(f'clip must be a dict like dict(model_name="ViT-B-16", '
+            raise UserInputError(f'clip must be a dict like dict(model_name="ViT-B-16", '
                             f'pretrained="openai"), got {value!r}')
         fields = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(value) - fields)
         if unknown:
-            raise ValueError(f'Unknown clip setting(s) {unknown}; known: {sorted(fields)}')
+            raise UserInputError(f'Unknown clip setting(s) {unknown}; known: {sorted(fields)}')
         if 'model_name' not in value:
-            raise ValueError('clip.model_name is required, e.g. "ViT-B-16"')
+            raise UserInputError('clip.model_name is required, e.g. "ViT-B-16"')
         return cls(**value)
 
     @property
@@ -78,14 +80,14 @@ def _check_model_name(model_name: str) -> None:
     if model_name not in available:
         close = difflib.get_close_matches(model_name, available, n=5)
         hint = f' Did you mean: {", ".join(close)}?' if close else ''
-        raise ValueError(f'Unknown open_clip model {model_name!r}.{hint} '
+        raise UserInputError(f'Unknown open_clip model {model_name!r}.{hint} '
                          'open_clip.list_models() lists all names.')
 
 
 def _check_pretrained_tag(model_name: str, tag: str) -> None:
     tags = open_clip.list_pretrained_tags_by_model(model_name)
     if tag not in tags:
-        raise ValueError(
+        raise UserInputError(
             f'{tag!r} is neither an existing checkpoint file nor a pretrained tag of '
             f'{model_name!r}. Tags of {model_name}: {", ".join(tags) or "none"}. '
             'For a local checkpoint give its path.')
@@ -108,13 +110,13 @@ def _read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises several types for unreadable files
-        raise ValueError(f'Could not read checkpoint {path!r} as PyTorch weights: {error}') \
+        raise UserInputError(f'Could not read checkpoint {path!r} as PyTorch weights: {error}') \
             from error
     for key in ('state_dict', 'model'):
         if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get(key), Mapping):
             checkpoint = checkpoint[key]
     if not isinstance(checkpoint, Mapping):
-        raise ValueError(f'Checkpoint {path!r} holds a {type(checkpoint).__name__}, '
+        raise UserInputError(f'Checkpoint {path!r} holds a {type(checkpoint).__name__}, '
                          'not a state dict.')
     return {key.removeprefix('module.'): value for key, value in checkpoint.items()}
 
@@ -122,7 +124,7 @@ def _read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
 def _load_checkpoint_file(model: nn.Module, config: CLIPConfig) -> None:
     path = osp.expanduser(config.pretrained)
     if not osp.isfile(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'CLIP checkpoint file {config.pretrained!r} does not exist. Give the path of a '
             f'downloaded checkpoint, or an open_clip tag of {config.model_name!r}: '
             f'{", ".join(open_clip.list_pretrained_tags_by_model(config.model_name))}.')
@@ -130,10 +132,10 @@ def _load_checkpoint_file(model: nn.Module, config: CLIPConfig) -> None:
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as error:  # shape mismatches
-        raise ValueError(f'Checkpoint {path!r} does not fit model {config.model_name!r} '
+        raise UserInputError(f'Checkpoint {path!r} does not fit model {config.model_name!r} '
                          f'(wrong model_name?): {error}') from error
     if missing or unexpected:
-        raise ValueError(
+        raise UserInputError(
             f'Checkpoint {path!r} does not fit model {config.model_name!r} (wrong '
             f'model_name?). Missing keys: {missing[:5]}{"..." if len(missing) > 5 else ""}; '
             f'unexpected keys: {unexpected[:5]}{"..." if len(unexpected) > 5 else ""}.')
@@ -142,16 +144,16 @@ def _load_checkpoint_file(model: nn.Module, config: CLIPConfig) -> None:
 def _check_dense_vit(model: nn.Module, model_name: str) -> None:
     visual = getattr(model, 'visual', None)
     if not isinstance(visual, VisionTransformer):
-        raise ValueError(f'{model_name!r} has a {type(visual).__name__} image tower; '
+        raise UserInputError(f'{model_name!r} has a {type(visual).__name__} image tower; '
                          'dense inference needs an open_clip VisionTransformer (a ViT model).')
     if visual.attn_pool is not None:
-        raise ValueError(f'{model_name!r} uses attentional pooling, which is not supported.')
+        raise UserInputError(f'{model_name!r} uses attentional pooling, which is not supported.')
     for block in visual.transformer.resblocks:
         if not isinstance(getattr(block, 'attn', None), nn.MultiheadAttention):
-            raise ValueError(f'{model_name!r} uses {type(block).__name__} blocks; dense '
+            raise UserInputError(f'{model_name!r} uses {type(block).__name__} blocks; dense '
                              'inference supports blocks with nn.MultiheadAttention.')
     if not hasattr(model, 'token_embedding'):
-        raise ValueError(f'{model_name!r} has a custom text tower, which is not supported.')
+        raise UserInputError(f'{model_name!r} has a custom text tower, which is not supported.')
 
 
 @functools.lru_cache(maxsize=None)
@@ -163,7 +165,7 @@ def _load_clip_cached(config: CLIPConfig) -> nn.Module:
             model = open_clip.create_model(config.model_name, pretrained=config.pretrained,
                                            force_quick_gelu=config.quick_gelu)
         except Exception as error:  # hub/network errors come in many types
-            raise RuntimeError(
+            raise UserInputError(
                 f'Could not obtain the {config.model_name} weights for tag '
                 f'{config.pretrained!r} ({type(error).__name__}: {error}). Without internet, '
                 'download the checkpoint elsewhere and set model.clip.pretrained to its '

@@ -3,6 +3,8 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 from open_clip import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES
 
+from ..errors import UserInputError
+
 TemplatesSpec = Union[str, Sequence[str]]
 
 
@@ -28,16 +30,16 @@ def resolve_templates(spec: TemplatesSpec) -> List[str]:
     """
     if isinstance(spec, str):
         if spec not in TEMPLATE_SETS:
-            raise ValueError(f'Unknown template set {spec!r}; known sets: '
+            raise UserInputError(f'Unknown template set {spec!r}; known sets: '
                              f'{", ".join(TEMPLATE_SETS)}, or give a list of strings with {{}}.')
         return list(TEMPLATE_SETS[spec])
     templates = list(spec)
     if not templates:
-        raise ValueError('templates is empty; give a template-set name or at least one '
+        raise UserInputError('templates is empty; give a template-set name or at least one '
                          'template such as "a photo of a {}."')
     for template in templates:
         if not isinstance(template, str) or template.count('{}') != 1:
-            raise ValueError(f'Template {template!r} must be a string with exactly one {{}} '
+            raise UserInputError(f'Template {template!r} must be a string with exactly one {{}} '
                              'where the class name goes, e.g. "a photo of a {}."')
     return templates
 

@@ -3,6 +3,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
+from ..errors import UserInputError
+
 
 @HOOKS.register_module()
 class ClassNamesCheckHook(Hook):
@@ -19,7 +21,7 @@ class ClassNamesCheckHook(Hook):
         if head is None or classes is None or not hasattr(head, 'classes'):
             return
         if len(head.classes) != len(classes):
-            raise ValueError(
+            raise UserInputError(
                 f'The head has {len(head.classes)} classes but the test dataset has '
                 f'{len(classes)}. Set model.decode_head.class_names to the dataset\'s classes '
                 '(a benchmark key, a names file or a list) and, for a dataset whose class 0 '

@@ -15,6 +15,7 @@ from ..dense import (CRA_FEATURES, DSI_VALUE_PATHS, clearclip_block, coherence_a
                      coherence_similarity, default_cra_layers, dsi_value, maskclip_block,
                      naclip_block, sclip_block, vanilla_block)
 from ..dense.projections import project_key, project_query
+from ...errors import UserInputError
 
 DENSE_MODES = ('clipseg', 'maskclip', 'sclip', 'clearclip', 'naclip', 'vanilla')
 ATTENTIONS = ('cra', 'identity')
@@ -27,13 +28,13 @@ def _with_defaults(name: str, given: Optional[Dict[str, Any]],
                    defaults: Dict[str, Any]) -> Dict[str, Any]:
     unknown = sorted(set(given or {}) - set(defaults))
     if unknown:
-        raise ValueError(f'Unknown {name} setting(s) {unknown}; known: {sorted(defaults)}')
+        raise UserInputError(f'Unknown {name} setting(s) {unknown}; known: {sorted(defaults)}')
     return {**defaults, **(given or {})}
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     if value not in choices:
-        raise ValueError(f'{name} must be one of {", ".join(map(repr, choices))}; '
+        raise UserInputError(f'{name} must be one of {", ".join(map(repr, choices))}; '
                          f'got {value!r}')
 
 
@@ -87,10 +88,10 @@ class CLIPDenseBackbone(BaseModule):
         self.cra_layers: List[int] = list(cra['layers'] or default_cra_layers(num_layers))
         bad_layers = [layer for layer in self.cra_layers if not 1 <= layer <= num_layers - 1]
         if not self.cra_layers or bad_layers:
-            raise ValueError(f'cra.layers must be block numbers in 1..{num_layers - 1} '
+            raise UserInputError(f'cra.layers must be block numbers in 1..{num_layers - 1} '
                              f'(1-indexed, the final block excluded); got {cra["layers"]}')
         if not 0.0 <= cra['threshold'] <= 2.0:
-            raise ValueError(f'cra.threshold is a cosine distance in [0, 2]; '
+            raise UserInputError(f'cra.threshold is a cosine distance in [0, 2]; '
                              f'got {cra["threshold"]}')
         self.cra_feature = cra['feature']
         self.cra_threshold = float(cra['threshold'])
@@ -99,7 +100,7 @@ class CLIPDenseBackbone(BaseModule):
         dsi = _with_defaults('dsi', dsi, DSI_DEFAULTS)
         _check_choice('dsi.value_path', dsi['value_path'], DSI_VALUE_PATHS)
         if not 1 <= dsi['num_layers'] <= num_layers:
-            raise ValueError(f'dsi.num_layers must be in 1..{num_layers}; '
+            raise UserInputError(f'dsi.num_layers must be in 1..{num_layers}; '
                              f'got {dsi["num_layers"]}')
         self.dsi_num_layers = int(dsi['num_layers'])
         self.dsi_value_path = dsi['value_path']
@@ -216,7 +217,7 @@ class CLIPDenseBackbone(BaseModule):
         if self.precision == 'fp32':
             return contextlib.nullcontext()
         if device.type != 'cuda':
-            raise RuntimeError(f'precision={self.precision!r} needs a CUDA device, but the '
+            raise UserInputError(f'precision={self.precision!r} needs a CUDA device, but the '
                                f'model runs on {device.type}. Use precision="fp32" on CPU.')
         return torch.autocast('cuda', dtype=PRECISIONS[self.precision])
 

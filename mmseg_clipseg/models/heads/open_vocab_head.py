@@ -9,6 +9,7 @@ from torch import Tensor
 from ...class_names import ClassNamesSpec, load_class_names
 from ...clip import CLIPConfig, TextEmbedder, load_clip, resolve_templates
 from ...clip.templates import TemplatesSpec
+from ...errors import UserInputError
 
 
 @MODELS.register_module()
@@ -44,15 +45,15 @@ class OpenVocabularyHead(BaseDecodeHead):
                  text_batch_size: int = 1024,
                  **kwargs: Any) -> None:
         if class_names is None:
-            raise ValueError('decode_head.class_names is not set: give a benchmark key, a '
+            raise UserInputError('decode_head.class_names is not set: give a benchmark key, a '
                              'names file or a list of class names.')
         self.classes = load_class_names(class_names)
         self.has_background = bg_threshold is not None
         if self.has_background and len(self.classes) < 2:
-            raise ValueError('With bg_threshold set, class 0 is the background and at least '
+            raise UserInputError('With bg_threshold set, class 0 is the background and at least '
                              'one more class is needed.')
         if self.has_background and not 0.0 <= bg_threshold <= 1.0:
-            raise ValueError(f'bg_threshold is a probability in [0, 1]; got {bg_threshold}')
+            raise UserInputError(f'bg_threshold is a probability in [0, 1]; got {bg_threshold}')
         clip_config = CLIPConfig.from_value(clip)
         clip_model = load_clip(clip_config)
         embed_dim = clip_model.visual.proj.shape[1]

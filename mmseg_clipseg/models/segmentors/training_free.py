@@ -10,6 +10,8 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor
 
+from ...errors import UserInputError
+
 Window = Tuple[int, int, int, int, int]  # image index, y1, y2, x1, x2
 
 
@@ -72,7 +74,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
                  init_cfg: OptConfigType = None,
                  **unsupported: Any) -> None:
         if unsupported.pop('train_cfg', None) or unsupported:
-            raise ValueError(f'TrainingFreeSegmentor is training-free and does not take '
+            raise UserInputError(f'TrainingFreeSegmentor is training-free and does not take '
                              f'{sorted(unsupported) or ["train_cfg"]}.')
         backbone = dict(backbone)
         backbone.setdefault('clip', clip)
@@ -82,7 +84,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         crop_batch_size = self.test_cfg.get('crop_batch_size', 8)
         if not isinstance(crop_batch_size, int) or crop_batch_size < 1:
-            raise ValueError(f'test_cfg.crop_batch_size must be a positive integer; '
+            raise UserInputError(f'test_cfg.crop_batch_size must be a positive integer; '
                              f'got {crop_batch_size!r}')
         self.crop_batch_size = crop_batch_size
 
@@ -144,7 +146,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
         """
         mode = self.test_cfg.get('mode', 'whole')
         if mode not in ('slide', 'whole'):
-            raise ValueError(f'test_cfg.mode must be "slide" or "whole"; got {mode!r}')
+            raise UserInputError(f'test_cfg.mode must be "slide" or "whole"; got {mode!r}')
         sums: Optional[Tensor] = None
         counts = inputs.new_zeros((inputs.shape[0], 1, *inputs.shape[-2:]))
         for chunk in self._window_chunks(self._windows(inputs, batch_img_metas)):
