@@ -6,6 +6,7 @@ import functools
 import os
 import os.path as osp
 import zipfile
+from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
 import open_clip
@@ -16,6 +17,8 @@ from torch import nn
 from ..errors import MissingFileError, UserInputError
 
 _CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
+# Weights shipped inside the package, used like open_clip tags: <model_name>__<tag>.<suffix>.
+PACKAGED_WEIGHTS_DIR = Path(__file__).parent / 'weights'
 # Metadata entries of OpenAI's TorchScript checkpoints that are not weights.
 _OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 
@@ -55,19 +58,38 @@ class CLIPConfig:
 
     @property
     def pretrained_is_file(self) -> bool:
-        """Whether ``pretrained`` names a local file rather than an open_clip tag."""
-        return self.pretrained is not None and _looks_like_path(self.pretrained)
+        """Whether ``pretrained`` names a local or packaged file rather than an open_clip
+        tag."""
+        return self.checkpoint_path is not None
+
+    @property
+    def checkpoint_path(self) -> Optional[str]:
+        """The checkpoint file to read, if ``pretrained`` is a path or a packaged tag."""
+        if self.pretrained is None:
+            return None
+        packaged = packaged_weights(self.model_name).get(self.pretrained)
+        if packaged is not None:
+            return str(packaged)
+        return osp.expanduser(self.pretrained) if _looks_like_path(self.pretrained) else None
 
     def weights_identity(self) -> str:
         """A string that changes whenever the weights may change (for caches)."""
         if self.pretrained is None:
             return f'{self.model_name}|random|seed={self.init_seed}|qg={self.quick_gelu}'
         if self.pretrained_is_file:
-            path = osp.abspath(osp.expanduser(self.pretrained))
+            path = osp.abspath(self.checkpoint_path)
             stat = os.stat(path)
             return f'{self.model_name}|file={path}|{stat.st_size}|{stat.st_mtime_ns}' \
                    f'|qg={self.quick_gelu}'
         return f'{self.model_name}|tag={self.pretrained}|qg={self.quick_gelu}'
+
+
+def packaged_weights(model_name: str) -> Dict[str, Path]:
+    """Tags of the weights shipped with the package for ``model_name``, and their files."""
+    prefix = f'{model_name}__'
+    return {path.name[len(prefix):].split('.')[0]: path
+            for path in sorted(PACKAGED_WEIGHTS_DIR.glob(f'{prefix}*'))
+            if path.suffix in _CHECKPOINT_SUFFIXES}
 
 
 def _looks_like_path(pretrained: str) -> bool:
@@ -84,8 +106,13 @@ def _check_model_name(model_name: str) -> None:
                          'open_clip.list_models() lists all names.')
 
 
+def _known_tags(model_name: str) -> list:
+    return open_clip.list_pretrained_tags_by_model(model_name) + list(
+        packaged_weights(model_name))
+
+
 def _check_pretrained_tag(model_name: str, tag: str) -> None:
-    tags = open_clip.list_pretrained_tags_by_model(model_name)
+    tags = _known_tags(model_name)
     if tag not in tags:
         raise UserInputError(
             f'{tag!r} is neither an existing checkpoint file nor a pretrained tag of '
@@ -122,12 +149,12 @@ def _read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
 
 
 def _load_checkpoint_file(model: nn.Module, config: CLIPConfig) -> None:
-    path = osp.expanduser(config.pretrained)
+    path = config.checkpoint_path
     if not osp.isfile(path):
         raise MissingFileError(
             f'CLIP checkpoint file {config.pretrained!r} does not exist. Give the path of a '
-            f'downloaded checkpoint, or an open_clip tag of {config.model_name!r}: '
-            f'{", ".join(open_clip.list_pretrained_tags_by_model(config.model_name))}.')
+            f'downloaded checkpoint, or a pretrained tag of {config.model_name!r}: '
+            f'{", ".join(_known_tags(config.model_name)) or "none"}.')
     state = _read_checkpoint(path)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
