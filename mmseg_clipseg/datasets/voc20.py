@@ -1,3 +1,4 @@
+"""Pascal VOC 2012 without its background class."""
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 

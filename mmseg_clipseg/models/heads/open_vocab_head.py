@@ -57,10 +57,13 @@ class OpenVocabularyHead(BaseDecodeHead):
         clip_config = CLIPConfig.from_value(clip)
         clip_model = load_clip(clip_config)
         embed_dim = clip_model.visual.proj.shape[1]
+        # No weights to initialise and no loss: the classifier is the text embeddings.
         kwargs.setdefault('init_cfg', None)
+        kwargs.setdefault('loss_decode', [])
         super().__init__(in_channels=embed_dim, channels=embed_dim,
-                         num_classes=len(self.classes), **kwargs)
-        # The classifier is the text embeddings; BaseDecodeHead's 1x1 conv is not used.
+                         num_classes=len(self.classes), out_channels=len(self.classes),
+                         **kwargs)
+        # BaseDecodeHead's 1x1 classifier conv is not used.
         self.conv_seg = None
         self.dropout = None
         self.text_embedder = TextEmbedder(clip_model, clip_config.model_name,
