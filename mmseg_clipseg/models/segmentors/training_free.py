@@ -73,9 +73,11 @@ class TrainingFreeSegmentor(EncoderDecoder):
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None,
                  **unsupported: Any) -> None:
-        if unsupported.pop('train_cfg', None) or unsupported:
+        if unsupported.get('train_cfg', 0) is None:
+            del unsupported['train_cfg']  # an explicit "no training" is fine
+        if unsupported:
             raise UserInputError(f'TrainingFreeSegmentor is training-free and does not take '
-                             f'{sorted(unsupported) or ["train_cfg"]}.')
+                                 f'{sorted(unsupported)}.')
         backbone = dict(backbone)
         backbone.setdefault('clip', clip)
         decode_head = dict(decode_head)
