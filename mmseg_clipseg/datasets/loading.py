@@ -1,4 +1,6 @@
 """Loading of label maps whose class indices do not fit in 8 bits."""
+from typing import Optional
+
 import mmcv
 import mmengine.fileio as fileio
 from mmseg.datasets.transforms import LoadAnnotations
@@ -20,7 +22,7 @@ class LoadUInt16Annotations(LoadAnnotations):
         backend_args (dict, optional): Arguments for the file backend, as in mmseg.
     """
 
-    def __init__(self, backend_args=None) -> None:
+    def __init__(self, backend_args: Optional[dict] = None) -> None:
         # OpenCV decodes 16-bit PNGs as uint16; Pillow's 16-bit modes are less predictable.
         super().__init__(backend_args=backend_args, imdecode_backend='cv2')
 

@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor
+from torch.profiler import record_function
 
 from ...errors import UserInputError
 
@@ -104,7 +105,9 @@ class TrainingFreeSegmentor(EncoderDecoder):
         Returns:
             Tensor: Shape (B, K, H, W), K text classes.
         """
-        logits = self.decode_head(self.extract_feat(inputs))
+        features = self.extract_feat(inputs)
+        with record_function('clipseg.head'):
+            logits = self.decode_head(features)
         patch_h, patch_w = self.backbone.patch_size
         padded = (logits.shape[-2] * patch_h, logits.shape[-1] * patch_w)
         logits = F.interpolate(logits, size=padded, mode='bilinear',

@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def requirements() -> list:
+    lines = (HERE / 'requirements.txt').read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith('#')]
+
+
+setup(
+    name='mmseg-clipseg',
+    version='0.1.0',
+    description='Training-free open-vocabulary semantic segmentation with CLIP (CRA + DSI) '
+    'as an MMSegmentation plugin',
+    long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.9',
+    packages=find_packages(include=['mmseg_clipseg', 'mmseg_clipseg.*']),
+    package_data={
+        'mmseg_clipseg': [
+            'class_names/*.txt', 'clip/model_configs/*.json', 'clip/weights/*.safetensors',
+            'clip/weights/*.md'
+        ]
+    },
+    install_requires=requirements(),
+    extras_require={'tests': ['pytest']},
+    license='Apache-2.0',
+)

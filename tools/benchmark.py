@@ -1,0 +1,219 @@
+"""Measure inference speed and memory of a config, and compare variants in one run.
+
+    python tools/benchmark.py configs/clipseg_vitb_cityscapes.py --random-weights \
+        --compare-modes clipseg maskclip --compare-windows
+
+Reports, per variant, the median over ``--repeats`` timed runs (after a warm-up) of
+milliseconds per image and images per second, the time split into backbone (blocks and
+embeddings), CRA, DSI and head, peak memory, and the ratio to the first variant. ``--text``
+instead measures the text side: encoding the class names with and without cutting the token
+sequence, and reading them back from the on-disk cache.
+"""
+import argparse
+import copy
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from typing import Dict, List, Tuple
+
+import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch.profiler import ProfilerActivity, profile
+
+from mmseg_clipseg.apis import load_config
+from mmseg_clipseg.clip import resolve_templates
+from mmseg_clipseg.errors import UserInputError
+
+SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--input-size', type=int, nargs=2, default=(448, 896),
+                        metavar=('H', 'W'), help='network input size, after the resize of '
+                        'the test pipeline (default: a Cityscapes image at short side 448)')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--random-weights', action='store_true',
+                        help='use random CLIP weights (model.clip.pretrained=None)')
+    parser.add_argument('--compare-modes', nargs='+', metavar='MODE',
+                        help='dense modes to compare, e.g. clipseg maskclip')
+    parser.add_argument('--compare-windows', action='store_true',
+                        help='also run with one window per backbone pass (per-crop)')
+    parser.add_argument('--compare-precisions', nargs='+', metavar='P',
+                        help='precisions to compare (fp32 fp16 bf16; half needs CUDA)')
+    parser.add_argument('--text', action='store_true', help='benchmark the text side instead')
+    parser.add_argument('--text-classes', type=int, default=None,
+                        help='with --text: use only the first N classes of the config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE')
+    return parser.parse_args(argv)
+
+
+def build_model(cfg: Config, device: str, **overrides) -> torch.nn.Module:
+    model_cfg = copy.deepcopy(cfg.model)
+    for key, value in overrides.items():
+        section, field = key.split('.')
+        model_cfg[section][field] = value
+    return MODELS.build(model_cfg).to(device).eval()
+
+
+def synchronize(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float:
+    """Seconds for one prediction of the batch (preprocessing included)."""
+    samples = [SegDataSample(metainfo=dict(ori_shape=tuple(images.shape[-2:]),
+                                           img_shape=tuple(images.shape[-2:])))
+               for _ in range(images.shape[0])]
+    synchronize(device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples))
+        model.predict(data['inputs'], data['data_samples'])
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def section_times(model: torch.nn.Module, images: torch.Tensor, device: str) -> Dict[str, float]:
+    """Milliseconds per batch in each labelled section, from one profiled run."""
+    activities = [ProfilerActivity.CPU]
+    if device.startswith('cuda'):
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as profiler:
+        run_once(model, images, device)
+    totals = {name: 0.0 for name in SECTIONS}
+    for event in profiler.key_averages():
+        if event.key in totals:
+            device_time = getattr(event, 'device_time_total', 0.0)
+            totals[event.key] = (device_time or event.cpu_time_total) / 1000.0
+    # The backbone section contains CRA and DSI; report the rest of it on its own.
+    totals['clipseg.backbone'] -= totals['clipseg.cra'] + totals['clipseg.dsi']
+    return totals
+
+
+def peak_memory_mb(device: str) -> float:
+    if device.startswith('cuda'):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak, KiB
+
+
+def measure(model, images, args) -> Dict[str, float]:
+    for _ in range(args.warmup):
+        run_once(model, images, args.device)
+    if args.device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    seconds = statistics.median(run_once(model, images, args.device)
+                                for _ in range(args.repeats))
+    result = dict(ms_per_image=1000 * seconds / images.shape[0],
+                  images_per_s=images.shape[0] / seconds,
+                  peak_mb=peak_memory_mb(args.device))
+    per_image = {name: value / images.shape[0] for name, value in
+                 section_times(model, images, args.device).items()}
+    result.update(per_image)
+    return result
+
+
+def variants(args) -> List[Tuple[str, dict]]:
+    modes = args.compare_modes or [None]
+    precisions = args.compare_precisions or [None]
+    windows = [None, 1] if args.compare_windows else [None]
+    found = []
+    for mode in modes:
+        for precision in precisions:
+            for crop_batch in windows:
+                overrides, label = {}, []
+                if mode:
+                    overrides['backbone.dense_mode'] = mode
+                    label.append(mode)
+                if precision:
+                    overrides['backbone.precision'] = precision
+                    label.append(precision)
+                if crop_batch:
+                    overrides['test_cfg.crop_batch_size'] = crop_batch
+                    label.append('per-crop')
+                elif args.compare_windows:
+                    label.append('batched')
+                found.append((' '.join(label) or 'config', overrides))
+    return found
+
+
+def benchmark_images(args, cfg: Config) -> None:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (args.batch_size, 3, *args.input_size),
+                           generator=generator, dtype=torch.uint8).to(args.device)
+    rows = []
+    for label, overrides in variants(args):
+        model = build_model(cfg, args.device, **overrides)
+        rows.append((label, measure(model, images, args)))
+        del model
+    baseline = rows[0][1]['ms_per_image']
+    header = (f'{"variant":<24}{"ms/img":>10}{"img/s":>9}{"backbone":>10}{"CRA":>8}'
+              f'{"DSI":>8}{"head":>8}{"peak MB":>10}{"ratio":>8}')
+    print(f'input {args.input_size[0]}x{args.input_size[1]}, batch {args.batch_size}, '
+          f'device {args.device}, median of {args.repeats}; section times in ms/img')
+    print(header)
+    for label, row in rows:
+        print(f'{label:<24}{row["ms_per_image"]:>10.1f}{row["images_per_s"]:>9.2f}'
+              f'{row["clipseg.backbone"]:>10.1f}{row["clipseg.cra"]:>8.1f}'
+              f'{row["clipseg.dsi"]:>8.1f}{row["clipseg.head"]:>8.1f}{row["peak_mb"]:>10.0f}'
+              f'{row["ms_per_image"] / baseline:>8.2f}')
+
+
+def benchmark_text(args, cfg: Config) -> None:
+    head = build_model(cfg, args.device).decode_head
+    classes = head.text_classes[:args.text_classes] if args.text_classes else head.text_classes
+    templates = resolve_templates(cfg.model.decode_head.get('templates', 'openai_imagenet'))
+    prompts = [template.replace('{}', name) for names in classes for name in names
+               for template in templates]
+    print(f'{len(classes)} classes x {len(templates)} templates = {len(prompts)} prompts')
+    timings = {}
+    for label, truncate in (('all positions', False), ('cut to prompt length', True)):
+        synchronize(args.device)
+        start = time.perf_counter()
+        head.text_embedder.encode_prompts(prompts, truncate=truncate)
+        synchronize(args.device)
+        timings[label] = time.perf_counter() - start
+        print(f'encode, {label:<22}{timings[label]:>9.2f} s')
+    print(f'speed-up from cutting: {timings["all positions"] / timings["cut to prompt length"]:.1f}x')
+    identity = head.text_cache_identity or 'benchmark'
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ['MMSEG_CLIPSEG_CACHE'] = cache
+        head.text_embedder.class_embeddings(classes, templates, identity)  # fills the cache
+        start = time.perf_counter()
+        head.text_embedder.class_embeddings(classes, templates, identity)
+        print(f'second run, from the disk cache: {time.perf_counter() - start:.3f} s')
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = dict(args.cfg_options or {})
+    if args.random_weights:
+        options['model.clip.pretrained'] = None
+    cfg = load_config(args.config, options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    if args.text:
+        benchmark_text(args, cfg)
+    else:
+        benchmark_images(args, cfg)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except UserInputError as error:
+        sys.exit(f'error: {error}')
