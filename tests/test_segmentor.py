@@ -178,3 +178,21 @@ def test_inputs_that_are_not_patch_multiples(tiny_clip_cfg):
     torch.testing.assert_close(features.norm(dim=1), torch.ones(1, 9, 8))
     result, = predict(model, images((70, 61)))
     assert result.pred_sem_seg.shape == (70, 61)
+
+
+@pytest.mark.parametrize('bg_threshold', [None, 0.3])
+def test_chunked_labels_equal_labels_from_full_logits(tiny_clip_cfg, bg_threshold):
+    cfg = Config.fromfile('configs/_base_/models/clipseg.py').model
+    cfg.clip = tiny_clip_cfg
+    classes = [f'class {index}' for index in range(70)]  # more than one chunk of classes
+    cfg.decode_head.update(class_names=['background'] + classes if bg_threshold else classes,
+                           bg_threshold=bg_threshold)
+    cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32))
+    batch = images((50, 70))
+    kept, = predict(MODELS.build(cfg).eval(), batch)
+    cfg.test_cfg.keep_seg_logits = False
+    chunked, = predict(MODELS.build(cfg).eval(), batch)
+    assert 'seg_logits' not in chunked
+    assert torch.equal(kept.pred_sem_seg.data, chunked.pred_sem_seg.data)
+    if bg_threshold:
+        assert (kept.pred_sem_seg.data == 0).any() and (kept.pred_sem_seg.data > 0).any()

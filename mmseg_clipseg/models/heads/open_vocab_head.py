@@ -1,5 +1,5 @@
 """Open-vocabulary decode head: cosine similarity of patch and class-name embeddings."""
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
@@ -121,12 +121,33 @@ class OpenVocabularyHead(BaseDecodeHead):
 
         Returns:
             Tensor: Labels, shape (1, H, W), int64; with a background class, text class k
-            is label k + 1 and low-confidence pixels are 0.
+            is label k + 1 and pixels whose top softmax probability is below
+            ``bg_threshold`` are 0.
         """
+        return self.labels_from_chunks([logits])
+
+    def labels_from_chunks(self, chunks: Iterable[Tensor]) -> Tensor:
+        """:meth:`predict_labels` over logits given as consecutive chunks of classes, each
+        (K_i, H, W), so that all K classes need never be in memory at once."""
+        best = best_index = log_normaliser = None
+        offset = 0
+        for chunk in chunks:
+            chunk = chunk.float()
+            value, index = chunk.max(dim=0, keepdim=True)
+            index += offset
+            chunk_normaliser = chunk.logsumexp(dim=0, keepdim=True)
+            if best is None:
+                best, best_index, log_normaliser = value, index, chunk_normaliser
+            else:
+                better = value > best  # ties keep the earlier class, as argmax does
+                best = torch.where(better, value, best)
+                best_index = torch.where(better, index, best_index)
+                log_normaliser = torch.logaddexp(log_normaliser, chunk_normaliser)
+            offset += chunk.shape[0]
         if not self.has_background:
-            return logits.argmax(dim=0, keepdim=True)
-        probs, labels = logits.float().softmax(dim=0).max(dim=0, keepdim=True)
-        return torch.where(probs < self.bg_threshold, 0, labels + 1)
+            return best_index
+        top_probability = torch.exp(best - log_normaliser)
+        return torch.where(top_probability < self.bg_threshold, 0, best_index + 1)
 
     def loss(self, *args: Any, **kwargs: Any) -> Dict[str, Tensor]:
         raise RuntimeError('OpenVocabularyHead is training-free: there is nothing to train.')

@@ -14,6 +14,8 @@ from torch.profiler import record_function
 from ...errors import UserInputError
 
 Window = Tuple[int, int, int, int, int]  # image index, y1, y2, x1, x2
+# Classes resized at a time when the full-resolution logits are not kept.
+_CLASS_CHUNK = 32
 
 
 def sliding_windows(height: int, width: int, crop: Tuple[int, int],
@@ -61,7 +63,8 @@ class TrainingFreeSegmentor(EncoderDecoder):
         clip (dict): The CLIP model: ``model_name``, ``pretrained`` (tag, file or None),
             ``quick_gelu``, ``init_seed``.
         test_cfg (dict): ``mode`` (``'slide'`` or ``'whole'``), ``crop_size``, ``stride``,
-            and ``crop_batch_size`` (crops per backbone pass, default 8).
+            ``crop_batch_size`` (crops per backbone pass, default 8) and ``keep_seg_logits``
+            (store full-resolution logits in the results, default True as in MMSeg).
         data_preprocessor (dict, optional): Usually
             :class:`~mmseg_clipseg.models.BatchPaddingSegDataPreProcessor`.
     """
@@ -90,6 +93,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
             raise UserInputError(f'test_cfg.crop_batch_size must be a positive integer; '
                              f'got {crop_batch_size!r}')
         self.crop_batch_size = crop_batch_size
+        self.keep_seg_logits = bool(self.test_cfg.get('keep_seg_logits', True))
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
         raise RuntimeError('TrainingFreeSegmentor is training-free: there is nothing to '
@@ -182,23 +186,36 @@ class TrainingFreeSegmentor(EncoderDecoder):
             data_samples (list[SegDataSample], optional): Samples with image meta.
 
         Returns:
-            list[SegDataSample]: With ``seg_logits`` (K, H0, W0) and ``pred_sem_seg``
-            (1, H0, W0) at the original size.
+            list[SegDataSample]: With ``pred_sem_seg`` (1, H0, W0) at the original size and,
+            unless ``test_cfg.keep_seg_logits`` is False, ``seg_logits`` (K, H0, W0). Without
+            them, the labels are computed a chunk of classes at a time, so that hundreds of
+            classes at full resolution never sit in memory at once.
         """
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(seg_logits.shape[0])]
         for logits, data_sample in zip(seg_logits, data_samples):
             img_meta = data_sample.metainfo
+            size = None
             if img_meta:
                 top, bottom, left, right = _image_box(seg_logits, img_meta)
                 logits = logits[:, top:bottom, left:right]
                 if img_meta.get('flip', False):
                     dims = (2, ) if img_meta['flip_direction'] == 'horizontal' else (1, )
                     logits = logits.flip(dims=dims)
-                logits = F.interpolate(logits[None], size=img_meta['ori_shape'],
-                                       mode='bilinear', align_corners=self.align_corners)[0]
-            data_sample.set_data({
-                'seg_logits': PixelData(data=logits),
-                'pred_sem_seg': PixelData(data=self.decode_head.predict_labels(logits)),
-            })
+                size = img_meta['ori_shape']
+            if self.keep_seg_logits:
+                logits = self._resize(logits, size)
+                data_sample.set_data({'seg_logits': PixelData(data=logits)})
+                labels = self.decode_head.predict_labels(logits)
+            else:
+                labels = self.decode_head.labels_from_chunks(
+                    self._resize(part, size) for part in logits.split(_CLASS_CHUNK))
+            data_sample.set_data({'pred_sem_seg': PixelData(data=labels)})
         return data_samples
+
+    def _resize(self, logits: Tensor, size: Optional[Tuple[int, int]]) -> Tensor:
+        """Bilinear resize of (K, H, W) logits to ``size``; None keeps them as they are."""
+        if size is None:
+            return logits
+        return F.interpolate(logits[None], size=size, mode='bilinear',
+                             align_corners=self.align_corners)[0]
