@@ -41,9 +41,9 @@ WIDE_LABELS = {'context459', 'ade847'}  # 16-bit label maps, 65535 = ignore
 CASES = list(itertools.product(MODELS, DATASET_TYPES))
 
 
-def test_every_config_exists_and_no_other():
+def test_every_benchmark_has_a_config_per_model():
     expected = {f'clipseg_{model}_{key}.py' for model, key in CASES}
-    assert {path.name for path in (REPO / 'configs').glob('clipseg_*.py')} == expected
+    assert expected <= {path.name for path in (REPO / 'configs').glob('clipseg_*.py')}
 
 
 @pytest.mark.parametrize('model,key', CASES)

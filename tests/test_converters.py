@@ -1,7 +1,6 @@
 """The dataset converters on tiny inputs in each benchmark's official release format."""
 import json
 import os
-import os.path as osp
 import runpy
 from pathlib import Path
 from typing import Callable, Dict
@@ -56,12 +55,6 @@ def read_png(path: Path) -> np.ndarray:
     labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert labels is not None, path
     return labels
-
-
-def labels_from(values: Dict[int, int], dtype=np.uint8) -> tuple:
-    """A (2, N) map of the source values and the one its conversion must give."""
-    source = np.array([list(values), list(values)], dtype=dtype)
-    return source, np.array([list(values.values())] * 2)
 
 
 def assert_input_error(capsys, status: int, message: str) -> None:
@@ -307,7 +300,8 @@ def test_ade20k_full_names_a_missing_seg_file(tmp_path, capsys):
 
 def test_cityscapes(tmp_path):
     write_jpg(tmp_path / 'leftImg8bit' / 'val' / 'ulm' / 'ulm_000000_000019_leftImg8bit.png')
-    source, expected = labels_from({0: 255, 7: 0, 8: 1, 9: 255, 26: 13, 33: 18})
+    mapping = {0: 255, 7: 0, 8: 1, 9: 255, 26: 13, 33: 18}  # label id -> train id
+    source, expected = np.array([list(mapping)], np.uint8), [list(mapping.values())]
     folder = tmp_path / 'gtFine' / 'val' / 'ulm'
     write_png(folder / 'ulm_000000_000019_gtFine_labelIds.png', source)
     assert convert('cityscapes', str(tmp_path)) == 0

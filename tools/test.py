@@ -45,8 +45,10 @@ def _enable_visualization(cfg, show_dir: str) -> None:
 
 
 def _init_cpu_distributed(cfg) -> None:
-    """Without CUDA, use gloo: mmengine's own init would call torch.cuda.set_device."""
+    """Without CUDA, use gloo: mmengine's own init would call torch.cuda.set_device, and its
+    default model wrapper would pass a GPU index as DDP's device_ids."""
     cfg.env_cfg.dist_cfg.backend = 'gloo'
+    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
 

@@ -1,0 +1,6 @@
+_base_ = [
+    './_base_/models/clipseg_metaclip-vitb.py',
+    './_base_/datasets/coco_stuff.py',
+    './_base_/default_runtime.py',
+]
+model = dict(decode_head=dict(class_names='coco_stuff'))

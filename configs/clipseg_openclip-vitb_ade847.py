@@ -1,0 +1,6 @@
+_base_ = [
+    './_base_/models/clipseg_openclip-vitb.py',
+    './_base_/datasets/ade847.py',
+    './_base_/default_runtime.py',
+]
+model = dict(decode_head=dict(class_names='ade847'))

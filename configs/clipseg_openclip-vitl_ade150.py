@@ -1,0 +1,6 @@
+_base_ = [
+    './_base_/models/clipseg_openclip-vitl.py',
+    './_base_/datasets/ade150.py',
+    './_base_/default_runtime.py',
+]
+model = dict(decode_head=dict(class_names='ade150'))

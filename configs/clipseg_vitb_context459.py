@@ -1,0 +1,6 @@
+_base_ = [
+    './_base_/models/clipseg_vitb.py',
+    './_base_/datasets/context459.py',
+    './_base_/default_runtime.py',
+]
+model = dict(decode_head=dict(class_names='context459'))

@@ -1,0 +1,42 @@
+"""Check an ADEChallengeData2016 folder for the ADE20K-150 benchmark.
+
+    python tools/dataset_converters/ade20k.py data/ade/ADEChallengeData2016
+
+The official release (``ADEChallengeData2016.zip``) is already in the layout the configs
+read; there is nothing to convert. This checks that every validation image has its label map
+and that the labels are 0 (other, ignored) .. 150.
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import List, Optional
+
+from mmseg_clipseg.datasets.conversion import (check_label_values, list_files, require_dir,
+                                               require_files, run_converter)
+
+NUM_CLASSES = 150
+VAL_IMAGES = 2000
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('root', help='the extracted ADEChallengeData2016 folder')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    root = parse_args(argv).root
+    image_dir = require_dir(osp.join(root, 'images', 'validation'),
+                            'images/validation in the extracted ADEChallengeData2016 folder')
+    label_dir = require_dir(osp.join(root, 'annotations', 'validation'),
+                            'annotations/validation in the ADEChallengeData2016 folder')
+    images = list_files(image_dir, '.jpg')
+    labels = [osp.join(label_dir, name[:-len('.jpg')] + '.png') for name in images]
+    require_files(labels, 'validation label maps')
+    check_label_values(labels, range(NUM_CLASSES + 1))
+    print(f'\n{root}: {len(images)} validation images with valid labels (the official '
+          f'split has {VAL_IMAGES}). Use it with --data-root for the ade150 configs.')
+
+
+if __name__ == '__main__':
+    sys.exit(run_converter(main))
