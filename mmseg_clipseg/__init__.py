@@ -8,7 +8,7 @@ from . import compat
 
 compat.install()
 
-from . import clip  # noqa: E402  (registers the package's open_clip model configs)
+from . import clip  # noqa: E402,F401  (registers the package's open_clip model configs)
 from . import datasets, engine, models  # noqa: E402,F401
 
 __version__ = '0.1.0'

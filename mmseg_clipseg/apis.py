@@ -1,10 +1,12 @@
 """Helpers shared by the command-line tools: config loading and user-facing checks."""
+import os
 import os.path as osp
-from typing import Optional, Sequence
+import sys
+from typing import Callable, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from .errors import MissingFileError
+from .errors import MissingFileError, UserInputError
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None,
@@ -39,3 +41,23 @@ def check_data_root(cfg: Config) -> None:
     ann_file = dataset.get('ann_file')
     if ann_file and not osp.isfile(osp.join(root, ann_file)):
         raise MissingFileError(f'Dataset folder {root!r} has no split file {ann_file!r}.')
+
+
+def run_cli(main: Callable[[Optional[List[str]]], None],
+            argv: Optional[List[str]] = None) -> int:
+    """Run a tool's ``main``; print a user mistake as one ``error:`` line, no traceback.
+
+    Set ``MMSEG_CLIPSEG_DEBUG=1`` to get the traceback anyway.
+
+    Returns:
+        int: The exit status: 0 on success, 1 after a user mistake.
+    """
+    try:
+        main(argv)
+    except UserInputError as error:
+        if os.environ.get('MMSEG_CLIPSEG_DEBUG'):
+            raise
+        print(f'error: {error}\n(set MMSEG_CLIPSEG_DEBUG=1 to see the traceback)',
+              file=sys.stderr)
+        return 1
+    return 0

@@ -13,7 +13,7 @@ import scipy.io
 from PIL import Image
 
 from mmseg_clipseg.datasets.ade20k_full_ids import ADE20K_FULL_847_OBJECT_IDS
-from mmseg_clipseg.datasets.conversion import run_converter
+from mmseg_clipseg.apis import run_cli
 from mmseg_clipseg.datasets.label_tables import (ade847_table, cityscapes_table,
                                                  coco_object_table, coco_stuff_table,
                                                  context60_table, context459_table)
@@ -34,7 +34,7 @@ def converter(name: str) -> Callable:
 
 def convert(name: str, *argv: str) -> int:
     """Run a converter as its command line does; return its exit status."""
-    return run_converter(converter(name), list(argv))
+    return run_cli(converter(name), list(argv))
 
 
 def write_png(path: Path, array: np.ndarray) -> None:

@@ -27,9 +27,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch.profiler import ProfilerActivity, profile
 
-from mmseg_clipseg.apis import load_config
+from mmseg_clipseg.apis import load_config, run_cli
 from mmseg_clipseg.clip import resolve_templates
-from mmseg_clipseg.errors import UserInputError
 
 SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
 
@@ -187,7 +186,8 @@ def benchmark_text(args, cfg: Config) -> None:
         synchronize(args.device)
         timings[label] = time.perf_counter() - start
         print(f'encode, {label:<22}{timings[label]:>9.2f} s')
-    print(f'speed-up from cutting: {timings["all positions"] / timings["cut to prompt length"]:.1f}x')
+    speedup = timings['all positions'] / timings['cut to prompt length']
+    print(f'speed-up from cutting: {speedup:.1f}x')
     identity = head.text_cache_identity or 'benchmark'
     with tempfile.TemporaryDirectory() as cache:
         os.environ['MMSEG_CLIPSEG_CACHE'] = cache
@@ -213,7 +213,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as error:
-        sys.exit(f'error: {error}')
+    sys.exit(run_cli(main))

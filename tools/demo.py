@@ -20,7 +20,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from PIL import Image
 
-from mmseg_clipseg.apis import load_config
+from mmseg_clipseg.apis import load_config, run_cli
 from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.errors import MissingFileError, UserInputError
 from mmseg_clipseg.visualization import class_areas, render_overlay
@@ -97,9 +97,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as error:
-        if os.environ.get('MMSEG_CLIPSEG_DEBUG'):
-            raise
-        sys.exit(f'error: {error}\n(set MMSEG_CLIPSEG_DEBUG=1 to see the traceback)')
+    sys.exit(run_cli(main))

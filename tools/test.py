@@ -15,8 +15,7 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmseg_clipseg.apis import check_data_root, load_config
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.apis import check_data_root, load_config, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -68,9 +67,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as error:
-        if os.environ.get('MMSEG_CLIPSEG_DEBUG'):
-            raise
-        sys.exit(f'error: {error}\n(set MMSEG_CLIPSEG_DEBUG=1 to see the traceback)')
+    sys.exit(run_cli(main))

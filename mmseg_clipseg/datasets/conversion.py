@@ -6,8 +6,7 @@ them without a traceback.
 """
 import os
 import os.path as osp
-import sys
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import Iterable, Iterator, List, Sequence, Tuple, TypeVar
 
 import cv2
 import numpy as np
@@ -17,23 +16,6 @@ from PIL import Image
 from ..errors import MissingFileError, UserInputError
 
 Item = TypeVar('Item')
-
-
-def run_converter(main: Callable[[Optional[List[str]]], None],
-                  argv: Optional[List[str]] = None) -> int:
-    """Run a converter's ``main``; print input errors without a traceback.
-
-    Returns:
-        int: The exit status: 0 on success, 1 after an input error.
-    """
-    try:
-        main(argv)
-    except UserInputError as error:
-        if os.environ.get('MMSEG_CLIPSEG_DEBUG'):
-            raise
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    return 0
 
 
 def require_dir(path: str, expected: str) -> str:

@@ -151,7 +151,7 @@ class SceneGenerator:
 
     def __init__(self, size: int = 64, max_stuff: int = 3, min_shapes: int = 1,
                  max_shapes: int = 3, shape_size: Tuple[int, int] = (18, 34),
-                 colour_in_caption: float = 0.5) -> None:
+                 colour_in_caption: float = 0.0) -> None:
         if not 1 <= max_stuff <= len(STUFF_CLASSES):
             raise ValueError(f'max_stuff must be in 1..{len(STUFF_CLASSES)}')
         if not 0 <= min_shapes <= max_shapes:

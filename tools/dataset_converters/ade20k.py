@@ -11,8 +11,9 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+from mmseg_clipseg.apis import run_cli
 from mmseg_clipseg.datasets.conversion import (check_label_values, list_files, require_dir,
-                                               require_files, run_converter)
+                                               require_files)
 
 NUM_CLASSES = 150
 VAL_IMAGES = 2000
@@ -39,4 +40,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(run_converter(main))
+    sys.exit(run_cli(main))

@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from mmseg_clipseg.apis import run_cli
 from mmseg_clipseg.datasets.conversion import (list_files, progress, require_dir,
-                                               require_files, run_converter, write_label_png)
+                                               require_files, write_label_png)
 from mmseg_clipseg.datasets.label_tables import ade20k_full_class_index, ade847_table
 from mmseg_clipseg.errors import UserInputError
 
@@ -113,4 +114,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(run_converter(main))
+    sys.exit(run_cli(main))

@@ -12,8 +12,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_clipseg.datasets.conversion import (list_files, remap_label_files, require_dir,
-                                               run_converter)
+from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.datasets.conversion import (list_files, remap_label_files, require_dir)
 from mmseg_clipseg.datasets.label_tables import cityscapes_table
 
 SOURCE_SUFFIX = '_gtFine_labelIds.png'
@@ -45,4 +45,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(run_converter(main))
+    sys.exit(run_cli(main))

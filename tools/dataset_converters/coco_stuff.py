@@ -13,8 +13,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_clipseg.datasets.conversion import (coco_stuffthingmaps, remap_label_files,
-                                               run_converter)
+from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.datasets.conversion import (coco_stuffthingmaps, remap_label_files)
 from mmseg_clipseg.datasets.label_tables import coco_stuff_table
 
 TARGET_SUFFIX = '_labelTrainIds.png'
@@ -38,4 +38,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(run_converter(main))
+    sys.exit(run_cli(main))

@@ -28,9 +28,10 @@ from typing import List, Optional
 import numpy as np
 import scipy.io
 
+from mmseg_clipseg.apis import run_cli
 from mmseg_clipseg.datasets.conversion import (apply_table, progress, read_split,
-                                               require_dir, require_files, run_converter,
-                                               write_label_png, write_split)
+                                               require_dir, require_files, write_label_png,
+                                               write_split)
 from mmseg_clipseg.datasets.label_tables import context60_table, context459_table
 from mmseg_clipseg.errors import UserInputError
 
@@ -103,4 +104,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(run_converter(main))
+    sys.exit(run_cli(main))

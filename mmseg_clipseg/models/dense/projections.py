@@ -5,7 +5,6 @@ Token sequences are batch-first: ``(B, T, D)``. A block has ``ln_1``, ``attn``
 """
 from typing import Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
