@@ -137,6 +137,9 @@ def error_runs(tmp_path_factory, env, voc_root):
                                       'model.clip.pretrained=None']),
         'missing_config': ('test.py', ['configs/no_such_config.py', '--data-root', voc_root,
                                        *work]),
+        'class_count_mismatch': ('test.py', [CONFIG, '--data-root', voc_root, *work,
+                                             *TINY_OPTIONS,
+                                             'model.decode_head.class_names=[cat,dog]']),
         'demo_missing_image': ('demo.py', [str(root / 'no_such_image.jpg'), '--classes',
                                            'a,b', '--out', str(root / 'out.png'),
                                            *TINY_OPTIONS]),
@@ -156,6 +159,11 @@ def test_test_py_unknown_model_is_a_clean_error(error_runs):
 
 def test_test_py_missing_config_is_a_clean_error(error_runs):
     assert_clean_error(error_runs[1]['missing_config'], 'configs/no_such_config.py')
+
+
+def test_class_names_that_do_not_match_the_dataset_are_refused(error_runs):
+    assert_clean_error(error_runs[1]['class_count_mismatch'], 'The head has 2 classes',
+                       'the test dataset has 20')
 
 
 def test_demo_missing_image_is_a_clean_error(error_runs):
