@@ -26,7 +26,7 @@ def parse_class(entry: Union[str, Sequence[str]], where: str) -> Tuple[str, ...]
     names = tuple(str(name).strip() for name in names)
     if not names or any(not name for name in names):
         raise UserInputError(f'{where}: empty class name in {entry!r}. Give every class a name; '
-                         'synonyms are separated by commas.')
+                             'synonyms are separated by commas.')
     return names
 
 
@@ -73,5 +73,5 @@ def load_class_names(spec: ClassNamesSpec) -> ClassNames:
     duplicates = sorted({name for name in canonical if canonical.count(name) > 1})
     if duplicates:
         raise UserInputError(f'{source} names these classes more than once: {duplicates}. '
-                         'Every class needs a distinct first name.')
+                             'Every class needs a distinct first name.')
     return classes

@@ -47,7 +47,7 @@ class CLIPConfig:
             return value
         if not isinstance(value, Mapping):
             raise UserInputError(f'clip must be a dict like dict(model_name="ViT-B-16", '
-                            f'pretrained="openai"), got {value!r}')
+                                 f'pretrained="openai"), got {value!r}')
         fields = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(value) - fields)
         if unknown:
@@ -103,7 +103,7 @@ def _check_model_name(model_name: str) -> None:
         close = difflib.get_close_matches(model_name, available, n=5)
         hint = f' Did you mean: {", ".join(close)}?' if close else ''
         raise UserInputError(f'Unknown open_clip model {model_name!r}.{hint} '
-                         'open_clip.list_models() lists all names.')
+                             'open_clip.list_models() lists all names.')
 
 
 def _known_tags(model_name: str) -> list:
@@ -144,7 +144,7 @@ def _read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
             checkpoint = checkpoint[key]
     if not isinstance(checkpoint, Mapping):
         raise UserInputError(f'Checkpoint {path!r} holds a {type(checkpoint).__name__}, '
-                         'not a state dict.')
+                             'not a state dict.')
     return {key.removeprefix('module.'): value for key, value in checkpoint.items()}
 
 
@@ -160,7 +160,7 @@ def _load_checkpoint_file(model: nn.Module, config: CLIPConfig) -> None:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as error:  # shape mismatches
         raise UserInputError(f'Checkpoint {path!r} does not fit model {config.model_name!r} '
-                         f'(wrong model_name?): {error}') from error
+                             f'(wrong model_name?): {error}') from error
     if missing or unexpected:
         raise UserInputError(
             f'Checkpoint {path!r} does not fit model {config.model_name!r} (wrong '
@@ -172,13 +172,13 @@ def _check_dense_vit(model: nn.Module, model_name: str) -> None:
     visual = getattr(model, 'visual', None)
     if not isinstance(visual, VisionTransformer):
         raise UserInputError(f'{model_name!r} has a {type(visual).__name__} image tower; '
-                         'dense inference needs an open_clip VisionTransformer (a ViT model).')
+                             'dense inference needs an open_clip VisionTransformer (a ViT model).')
     if visual.attn_pool is not None:
         raise UserInputError(f'{model_name!r} uses attentional pooling, which is not supported.')
     for block in visual.transformer.resblocks:
         if not isinstance(getattr(block, 'attn', None), nn.MultiheadAttention):
             raise UserInputError(f'{model_name!r} uses {type(block).__name__} blocks; dense '
-                             'inference supports blocks with nn.MultiheadAttention.')
+                                 'inference supports blocks with nn.MultiheadAttention.')
     if not hasattr(model, 'token_embedding'):
         raise UserInputError(f'{model_name!r} has a custom text tower, which is not supported.')
 

@@ -31,16 +31,17 @@ def resolve_templates(spec: TemplatesSpec) -> List[str]:
     if isinstance(spec, str):
         if spec not in TEMPLATE_SETS:
             raise UserInputError(f'Unknown template set {spec!r}; known sets: '
-                             f'{", ".join(TEMPLATE_SETS)}, or give a list of strings with {{}}.')
+                                 f'{", ".join(TEMPLATE_SETS)}, or give a list of strings '
+                                 'with {}.')
         return list(TEMPLATE_SETS[spec])
     templates = list(spec)
     if not templates:
         raise UserInputError('templates is empty; give a template-set name or at least one '
-                         'template such as "a photo of a {}."')
+                             'template such as "a photo of a {}."')
     for template in templates:
         if not isinstance(template, str) or template.count('{}') != 1:
             raise UserInputError(f'Template {template!r} must be a string with exactly one {{}} '
-                             'where the class name goes, e.g. "a photo of a {}."')
+                                 'where the class name goes, e.g. "a photo of a {}."')
     return templates
 
 

@@ -184,7 +184,12 @@ class SceneGenerator:
                     + (warp_c[None] - seeds[:, 1, None, None]) ** 2)
         return distance.argmin(axis=0)
 
-    def sample(self, rng: np.random.Generator) -> Scene:
+    def sample(self, rng: np.random.Generator,
+               shape_map: Optional[Sequence[int]] = None) -> Scene:
+        """One scene. ``shape_map`` (a permutation of the shape indices) replaces every
+        drawn shape class ``i`` by ``shape_map[i]`` without changing what else is drawn, so
+        two calls with equal generator states give twin scenes that differ in their shapes.
+        """
         size = self.size
         num_stuff = int(rng.integers(1, self.max_stuff + 1))
         stuff = [STUFF_CLASSES[i] for i in rng.permutation(len(STUFF_CLASSES))[:num_stuff]]
@@ -202,7 +207,10 @@ class SceneGenerator:
         num_shapes = int(rng.integers(self.min_shapes, self.max_shapes + 1))
         colour_names = list(SHAPE_COLOURS)
         for _ in range(num_shapes):
-            shape = SHAPE_CLASSES[int(rng.integers(len(SHAPE_CLASSES)))]
+            shape_index = int(rng.integers(len(SHAPE_CLASSES)))
+            if shape_map is not None:
+                shape_index = int(shape_map[shape_index])
+            shape = SHAPE_CLASSES[shape_index]
             colour = colour_names[int(rng.integers(len(colour_names)))]
             for _attempt in range(20):
                 diameter = rng.uniform(*self.shape_size)
@@ -242,8 +250,22 @@ class SceneGenerator:
         template = _CAPTION_TEMPLATES[int(rng.integers(len(_CAPTION_TEMPLATES)))]
         return template.format(shapes=_join(phrases), stuff=_join(stuff))
 
-    def batch(self, rng: np.random.Generator, count: int) -> List[Scene]:
-        return [self.sample(rng) for _ in range(count)]
+    def batch(self, rng: np.random.Generator, count: int,
+              twin_fraction: float = 0.0) -> List[Scene]:
+        """``count`` scenes; ``twin_fraction`` of them come as twin pairs: the same stuff,
+        layout, shape positions, colours and wording, but every shape replaced by another
+        shape class (hard negatives for contrastive training: only the shapes tell the two
+        captions apart)."""
+        num_pairs = int(round(count * twin_fraction)) // 2
+        scenes = []
+        for _ in range(num_pairs):
+            seed = int(rng.integers(2 ** 63))
+            shift = int(rng.integers(1, len(SHAPE_CLASSES)))  # a cyclic derangement
+            shape_map = [(i + shift) % len(SHAPE_CLASSES) for i in range(len(SHAPE_CLASSES))]
+            scenes.append(self.sample(np.random.default_rng(seed)))
+            scenes.append(self.sample(np.random.default_rng(seed), shape_map=shape_map))
+        scenes.extend(self.sample(rng) for _ in range(count - 2 * num_pairs))
+        return scenes
 
 
 def generate_scenes(num_images: int, seed: int, generator: Optional[SceneGenerator] = None

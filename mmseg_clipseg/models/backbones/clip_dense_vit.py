@@ -35,7 +35,7 @@ def _with_defaults(name: str, given: Optional[Dict[str, Any]],
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     if value not in choices:
         raise UserInputError(f'{name} must be one of {", ".join(map(repr, choices))}; '
-                         f'got {value!r}')
+                             f'got {value!r}')
 
 
 @MODELS.register_module()
@@ -89,10 +89,10 @@ class CLIPDenseBackbone(BaseModule):
         bad_layers = [layer for layer in self.cra_layers if not 1 <= layer <= num_layers - 1]
         if not self.cra_layers or bad_layers:
             raise UserInputError(f'cra.layers must be block numbers in 1..{num_layers - 1} '
-                             f'(1-indexed, the final block excluded); got {cra["layers"]}')
+                                 f'(1-indexed, the final block excluded); got {cra["layers"]}')
         if not 0.0 <= cra['threshold'] <= 2.0:
             raise UserInputError(f'cra.threshold is a cosine distance in [0, 2]; '
-                             f'got {cra["threshold"]}')
+                                 f'got {cra["threshold"]}')
         self.cra_feature = cra['feature']
         self.cra_threshold = float(cra['threshold'])
         self.cra_temperature = float(cra['temperature'])
@@ -101,7 +101,7 @@ class CLIPDenseBackbone(BaseModule):
         _check_choice('dsi.value_path', dsi['value_path'], DSI_VALUE_PATHS)
         if not 1 <= dsi['num_layers'] <= num_layers:
             raise UserInputError(f'dsi.num_layers must be in 1..{num_layers}; '
-                             f'got {dsi["num_layers"]}')
+                                 f'got {dsi["num_layers"]}')
         self.dsi_num_layers = int(dsi['num_layers'])
         self.dsi_value_path = dsi['value_path']
 
@@ -218,7 +218,7 @@ class CLIPDenseBackbone(BaseModule):
             return contextlib.nullcontext()
         if device.type != 'cuda':
             raise UserInputError(f'precision={self.precision!r} needs a CUDA device, but the '
-                               f'model runs on {device.type}. Use precision="fp32" on CPU.')
+                                 f'model runs on {device.type}. Use precision="fp32" on CPU.')
         return torch.autocast('cuda', dtype=PRECISIONS[self.precision])
 
     def forward(self, inputs: Tensor) -> Tuple[Tensor]:

@@ -46,12 +46,12 @@ class OpenVocabularyHead(BaseDecodeHead):
                  **kwargs: Any) -> None:
         if class_names is None:
             raise UserInputError('decode_head.class_names is not set: give a benchmark key, a '
-                             'names file or a list of class names.')
+                                 'names file or a list of class names.')
         self.classes = load_class_names(class_names)
         self.has_background = bg_threshold is not None
         if self.has_background and len(self.classes) < 2:
             raise UserInputError('With bg_threshold set, class 0 is the background and at least '
-                             'one more class is needed.')
+                                 'one more class is needed.')
         if self.has_background and not 0.0 <= bg_threshold <= 1.0:
             raise UserInputError(f'bg_threshold is a probability in [0, 1]; got {bg_threshold}')
         clip_config = CLIPConfig.from_value(clip)

@@ -91,7 +91,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
         crop_batch_size = self.test_cfg.get('crop_batch_size', 8)
         if not isinstance(crop_batch_size, int) or crop_batch_size < 1:
             raise UserInputError(f'test_cfg.crop_batch_size must be a positive integer; '
-                             f'got {crop_batch_size!r}')
+                                 f'got {crop_batch_size!r}')
         self.crop_batch_size = crop_batch_size
         self.keep_seg_logits = bool(self.test_cfg.get('keep_seg_logits', True))
 
