@@ -109,20 +109,32 @@ def peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak, KiB
 
 
-def measure(model, images, args) -> Dict[str, float]:
-    for _ in range(args.warmup):
-        run_once(model, images, args.device)
-    if args.device.startswith('cuda'):
-        torch.cuda.reset_peak_memory_stats()
-    seconds = statistics.median(run_once(model, images, args.device)
-                                for _ in range(args.repeats))
-    result = dict(ms_per_image=1000 * seconds / images.shape[0],
-                  images_per_s=images.shape[0] / seconds,
-                  peak_mb=peak_memory_mb(args.device))
-    per_image = {name: value / images.shape[0] for name, value in
-                 section_times(model, images, args.device).items()}
-    result.update(per_image)
-    return result
+def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
+            args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
+    """Median timings, peak memory and section split of every variant.
+
+    The timed runs of the variants are interleaved, so that a change of machine load during
+    the benchmark affects every variant alike and their ratios stay meaningful.
+    """
+    for model in models.values():
+        for _ in range(args.warmup):
+            run_once(model, images, args.device)
+    seconds = {label: [] for label in models}
+    peaks = {label: 0.0 for label in models}
+    for _ in range(args.repeats):
+        for label, model in models.items():
+            if args.device.startswith('cuda'):
+                torch.cuda.reset_peak_memory_stats()
+            seconds[label].append(run_once(model, images, args.device))
+            peaks[label] = max(peaks[label], peak_memory_mb(args.device))
+    results = {}
+    for label, model in models.items():
+        median = statistics.median(seconds[label])
+        results[label] = dict(ms_per_image=1000 * median / images.shape[0],
+                              images_per_s=images.shape[0] / median, peak_mb=peaks[label])
+        results[label].update({name: value / images.shape[0] for name, value in
+                               section_times(model, images, args.device).items()})
+    return results
 
 
 def variants(args) -> List[Tuple[str, dict]]:
@@ -153,16 +165,16 @@ def benchmark_images(args, cfg: Config) -> None:
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.batch_size, 3, *args.input_size),
                            generator=generator, dtype=torch.uint8).to(args.device)
-    rows = []
-    for label, overrides in variants(args):
-        model = build_model(cfg, args.device, **overrides)
-        rows.append((label, measure(model, images, args)))
-        del model
+    models = {label: build_model(cfg, args.device, **overrides)
+              for label, overrides in variants(args)}
+    rows = list(measure(models, images, args).items())
     baseline = rows[0][1]['ms_per_image']
+    memory_kind = 'CUDA allocated' if args.device.startswith('cuda') else 'process RSS'
     header = (f'{"variant":<24}{"ms/img":>10}{"img/s":>9}{"backbone":>10}{"CRA":>8}'
               f'{"DSI":>8}{"head":>8}{"peak MB":>10}{"ratio":>8}')
     print(f'input {args.input_size[0]}x{args.input_size[1]}, batch {args.batch_size}, '
-          f'device {args.device}, median of {args.repeats}; section times in ms/img')
+          f'device {args.device}, median of {args.repeats}; section times in ms/img '
+          f'(one profiled run); peak MB: {memory_kind}')
     print(header)
     for label, row in rows:
         print(f'{label:<24}{row["ms_per_image"]:>10.1f}{row["images_per_s"]:>9.2f}'
@@ -177,7 +189,9 @@ def benchmark_text(args, cfg: Config) -> None:
     templates = resolve_templates(cfg.model.decode_head.get('templates', 'openai_imagenet'))
     prompts = [template.replace('{}', name) for names in classes for name in names
                for template in templates]
-    print(f'{len(classes)} classes x {len(templates)} templates = {len(prompts)} prompts')
+    num_names = sum(len(names) for names in classes)
+    print(f'{len(classes)} classes ({num_names} names with synonyms) x {len(templates)} '
+          f'templates = {len(prompts)} prompts')
     timings = {}
     for label, truncate in (('all positions', False), ('cut to prompt length', True)):
         synchronize(args.device)
