@@ -19,10 +19,15 @@ env: $(STAMP)
 test: env
 	$(BIN)/python -m pytest -q
 
+# The offline main job: the tiny CLIP trained in this repository (weights shipped in the
+# package) on 200 held-out synthetic scenes, clipseg beside the baselines.
 demo: env
-	$(BIN)/python tools/make_synthetic_voc.py data/synthetic_voc --num-images 4
-	$(BIN)/python tools/test.py configs/clipseg_vitb_voc20.py --data-root data/synthetic_voc \
-		--work-dir work_dirs/demo --cfg-options model.clip.pretrained=None
+	$(BIN)/python tools/make_synthetic_scenes.py data/synthetic_scenes --num-images 200 --seed 1
+	$(BIN)/python tools/compare_dense_modes.py configs/clipseg_tiny_synthetic.py \
+		--data-root data/synthetic_scenes --modes clipseg maskclip clearclip vanilla
+	$(BIN)/python tools/demo.py data/synthetic_scenes/img_dir/val/000000.png \
+		--config configs/clipseg_tiny_synthetic.py --classes mmseg_clipseg/class_names/synthetic.txt \
+		--out work_dirs/demo_overlay.png
 
 clean:
-	rm -rf $(VENV) work_dirs data/synthetic_voc
+	rm -rf $(VENV) work_dirs data/synthetic_scenes

@@ -7,9 +7,6 @@ _base_ = [
     './_base_/datasets/synthetic.py',
     './_base_/default_runtime.py',
 ]
-# The dataset class lives in mmseg_clipseg.datasets.synthetic.
-custom_imports = dict(imports=['mmseg_clipseg', 'mmseg_clipseg.datasets.synthetic'],
-                      allow_failed_imports=False)
 model = dict(
     clip=dict(model_name='clipseg-tiny-synth', pretrained='synthetic', quick_gelu=False),
     # The model only knows its training captions' words; prompts in their style.

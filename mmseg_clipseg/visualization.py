@@ -26,7 +26,7 @@ def class_areas(labels: np.ndarray, num_classes: int) -> List[Tuple[int, float]]
 
 
 def render_overlay(image: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                   opacity: float = 0.55) -> Image.Image:
+                   opacity: float = 0.55, min_height: int = 256) -> Image.Image:
     """The image with coloured labels blended over it and a legend on the right.
 
     Args:
@@ -34,10 +34,16 @@ def render_overlay(image: np.ndarray, labels: np.ndarray, class_names: Sequence[
         labels: Class indices, (H, W), values in ``[0, len(class_names))``.
         class_names: Name of each class index.
         opacity: Weight of the label colours in the blend.
+        min_height: Smaller images are enlarged by an integer factor (nearest neighbour) so
+            that they are at least this tall and their labels stay readable.
 
     Returns:
-        PIL.Image.Image: RGB, (H, W + legend width).
+        PIL.Image.Image: RGB, (s*H, s*W + legend width) with s the enlargement factor.
     """
+    scale = -(-min_height // image.shape[0])
+    if scale > 1:
+        image = image.repeat(scale, axis=0).repeat(scale, axis=1)
+        labels = labels.repeat(scale, axis=0).repeat(scale, axis=1)
     palette = class_palette(len(class_names))
     blended = (1 - opacity) * image.astype(np.float32) + opacity * palette[labels]
     overlay = Image.fromarray(blended.round().astype(np.uint8))

@@ -2,6 +2,7 @@
 
 Only tiny models or random initialisation; nothing here may download.
 """
+import gzip
 import os
 
 import open_clip
@@ -95,6 +96,19 @@ def test_load_safetensors(tmp_path, seed1_state):
     path = tmp_path / 'tiny.safetensors'
     save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(path))
     model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    _assert_weights_equal(model, seed1_state)
+
+
+@pytest.mark.parametrize('name', ['tiny_gz.safetensors.gz', 'tiny_gz.pt.gz'])
+def test_load_gzip_compressed_checkpoints(tmp_path, seed1_state, name):
+    plain = tmp_path / name.removesuffix('.gz')
+    if plain.suffix == '.safetensors':
+        save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(plain))
+    else:
+        torch.save(seed1_state, plain)
+    with open(plain, 'rb') as source, gzip.open(tmp_path / name, 'wb') as target:
+        target.write(source.read())
+    model = load_clip(dict(model_name=TINY, pretrained=str(tmp_path / name), init_seed=0))
     _assert_weights_equal(model, seed1_state)
 
 

@@ -90,6 +90,7 @@ def main(argv=None) -> None:
     classes = parse_classes(args.classes)
     labels = segment(image, classes, args)
     names = [name.split(',')[0].strip() for name in classes]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     render_overlay(image, labels, names).save(args.out)
     for class_index, share in class_areas(labels, len(names)):
         print(f'{names[class_index]:>24s}  {share:6.1%}')

@@ -1,13 +1,17 @@
 """Build an open_clip CLIP model once per process, from a pretrained tag, a local checkpoint
 file, or random initialisation, and check that it is a ViT this package can run densely."""
+import contextlib
 import dataclasses
 import difflib
 import functools
+import gzip
+import io
+import logging
 import os
 import os.path as osp
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Union
 
 import open_clip
 import torch
@@ -16,6 +20,7 @@ from torch import nn
 
 from ..errors import MissingFileError, UserInputError
 
+# Checkpoint file endings; any of them may be followed by '.gz' (gzip-compressed).
 _CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 # Weights shipped inside the package, used like open_clip tags: <model_name>__<tag>.<suffix>.
 PACKAGED_WEIGHTS_DIR = Path(__file__).parent / 'weights'
@@ -89,12 +94,13 @@ def packaged_weights(model_name: str) -> Dict[str, Path]:
     prefix = f'{model_name}__'
     return {path.name[len(prefix):].split('.')[0]: path
             for path in sorted(PACKAGED_WEIGHTS_DIR.glob(f'{prefix}*'))
-            if path.suffix in _CHECKPOINT_SUFFIXES}
+            if set(path.suffixes) & set(_CHECKPOINT_SUFFIXES)}
 
 
 def _looks_like_path(pretrained: str) -> bool:
     return (os.sep in pretrained or '/' in pretrained or pretrained.startswith('~')
-            or pretrained.endswith(_CHECKPOINT_SUFFIXES) or osp.exists(pretrained))
+            or pretrained.removesuffix('.gz').endswith(_CHECKPOINT_SUFFIXES)
+            or osp.exists(pretrained))
 
 
 def _check_model_name(model_name: str) -> None:
@@ -122,23 +128,31 @@ def _check_pretrained_tag(model_name: str, tag: str) -> None:
 
 def _read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     """Read a state dict from an open_clip/PyTorch checkpoint, safetensors or OpenAI's
-    TorchScript archive, never unpickling arbitrary objects."""
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(path, device='cpu')
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
+    TorchScript archive, optionally gzip-compressed (``.gz``), never unpickling arbitrary
+    objects."""
+    compressed = path.endswith('.gz')
+    source: Union[str, io.BytesIO] = path
+    if compressed:
+        with gzip.open(path, 'rb') as handle:
+            source = io.BytesIO(handle.read())
+    if path.removesuffix('.gz').endswith('.safetensors'):
+        from safetensors.torch import load, load_file
+        return load(source.getvalue()) if compressed else load_file(path, device='cpu')
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
             is_torchscript = any(name.endswith('constants.pkl') for name in archive.namelist())
+        if compressed:
+            source.seek(0)
         if is_torchscript:
             # OpenAI's original .pt files are TorchScript; loading one runs no Python code.
-            state = torch.jit.load(path, map_location='cpu').state_dict()
+            state = torch.jit.load(source, map_location='cpu').state_dict()
             return {key: value for key, value in state.items()
                     if key not in _OPENAI_METADATA_KEYS}
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        checkpoint = torch.load(source, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises several types for unreadable files
-        raise UserInputError(f'Could not read checkpoint {path!r} as PyTorch weights: {error}') \
-            from error
+        raise UserInputError(f'Could not read checkpoint {path!r} as PyTorch weights: '
+                             f'{error}') from error
     for key in ('state_dict', 'model'):
         if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get(key), Mapping):
             checkpoint = checkpoint[key]
@@ -183,6 +197,22 @@ def _check_dense_vit(model: nn.Module, model_name: str) -> None:
         raise UserInputError(f'{model_name!r} has a custom text tower, which is not supported.')
 
 
+@contextlib.contextmanager
+def _without_random_init_warning(config: CLIPConfig) -> Iterator[None]:
+    """Silence open_clip's "initialized randomly" warning when a checkpoint file follows."""
+    if config.pretrained is None:
+        yield
+        return
+    root = logging.getLogger()
+    quiet = logging.Filter()
+    quiet.filter = lambda record: 'initialized randomly' not in record.getMessage()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
+
+
 @functools.lru_cache(maxsize=None)
 def _load_clip_cached(config: CLIPConfig) -> nn.Module:
     _check_model_name(config.model_name)
@@ -198,7 +228,7 @@ def _load_clip_cached(config: CLIPConfig) -> nn.Module:
                 'download the checkpoint elsewhere and set model.clip.pretrained to its '
                 'path.') from error
     else:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _without_random_init_warning(config):
             torch.manual_seed(config.init_seed)
             model = open_clip.create_model(config.model_name, pretrained=None,
                                            force_quick_gelu=config.quick_gelu)

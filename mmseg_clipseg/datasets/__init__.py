@@ -7,7 +7,8 @@ from .ade847 import ADE20K847Dataset
 from .coco_object import COCOObjectDataset
 from .loading import LoadUInt16Annotations
 from .pascal_context459 import PascalContext459Dataset
+from .synthetic import SyntheticScenesDataset
 from .voc20 import PascalVOC20Dataset
 
 __all__ = ['ADE20K847Dataset', 'COCOObjectDataset', 'LoadUInt16Annotations',
-           'PascalContext459Dataset', 'PascalVOC20Dataset']
+           'PascalContext459Dataset', 'PascalVOC20Dataset', 'SyntheticScenesDataset']

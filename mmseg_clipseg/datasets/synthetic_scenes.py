@@ -147,11 +147,15 @@ class SceneGenerator:
         min_shapes, max_shapes: Range of the number of shapes per image.
         shape_size: Range of the shape diameter in pixels.
         colour_in_caption: Probability that a shape's colour is named in the caption.
+        partial_caption: Probability that a caption names only the stuff or only the shapes
+            (half each), like a one-concept prompt ``'a photo of water.'``. At 0 no random
+            number is drawn for it, so the scenes of a seed do not depend on this setting
+            being present.
     """
 
     def __init__(self, size: int = 64, max_stuff: int = 3, min_shapes: int = 1,
                  max_shapes: int = 3, shape_size: Tuple[int, int] = (18, 34),
-                 colour_in_caption: float = 0.0) -> None:
+                 colour_in_caption: float = 0.0, partial_caption: float = 0.0) -> None:
         if not 1 <= max_stuff <= len(STUFF_CLASSES):
             raise ValueError(f'max_stuff must be in 1..{len(STUFF_CLASSES)}')
         if not 0 <= min_shapes <= max_shapes:
@@ -162,6 +166,7 @@ class SceneGenerator:
         self.max_shapes = max_shapes
         self.shape_size = shape_size
         self.colour_in_caption = colour_in_caption
+        self.partial_caption = partial_caption
         self._rows, self._cols = np.mgrid[0:size, 0:size].astype(np.float64)
 
     def _stuff_layout(self, rng: np.random.Generator, num_regions: int) -> np.ndarray:
@@ -247,6 +252,8 @@ class SceneGenerator:
             phrases.append(f'{article} {colour} {shape}' if named_colour else f'a {shape}')
         if not phrases:
             return f'a photo of {_join(stuff)}.'
+        if self.partial_caption > 0 and rng.random() < self.partial_caption:
+            return f'a photo of {_join(stuff if rng.random() < 0.5 else phrases)}.'
         template = _CAPTION_TEMPLATES[int(rng.integers(len(_CAPTION_TEMPLATES)))]
         return template.format(shapes=_join(phrases), stuff=_join(stuff))
 

@@ -1,0 +1,120 @@
+"""Evaluate one config under several dense modes in one process and print one table.
+
+    python tools/compare_dense_modes.py configs/clipseg_tiny_synthetic.py \\
+        --data-root data/synthetic_scenes --modes clipseg maskclip vanilla
+
+For each mode the config is loaded with ``model.backbone.dense_mode=MODE`` and a runner is
+built with mmengine's ``Runner.from_cfg``; the CLIP model is loaded once per process (the
+loader caches it) and the text embeddings come from the on-disk cache. Prints per-class IoU
+(rows) x modes (columns), then mIoU, and, for the synthetic benchmark, the mean over its
+stuff and shape classes. ``--json`` also writes the numbers to a file.
+"""
+import argparse
+import json
+import logging
+import os.path as osp
+import sys
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
+import numpy as np
+import torch
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+from mmseg.evaluation import IoUMetric
+from mmseg.registry import METRICS
+
+from mmseg_clipseg.apis import check_data_root, load_config, run_cli
+
+DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')
+
+
+def evaluate_mode(config: str, data_root: Optional[str], mode: str,
+                  cfg_options: Optional[dict] = None, work_dir: Optional[str] = None) -> Dict:
+    """Per-class IoU (percent; NaN for a class absent from predictions and labels) of
+    ``config`` with ``model.backbone.dense_mode=mode``, from the config's own metric."""
+    options = dict(cfg_options or {})
+    options['model.backbone.dense_mode'] = mode
+    cfg = load_config(config, options, data_root)
+    check_data_root(cfg)
+    cfg.work_dir = work_dir or tempfile.mkdtemp(prefix='compare_dense_modes_')
+    cfg.log_level = 'WARNING'
+    cfg.default_hooks.pop('visualization', None)
+    runner = Runner.from_cfg(cfg)
+    metric = METRICS.build(cfg.test_evaluator)
+    metric.dataset_meta = runner.test_dataloader.dataset.metainfo
+    runner.model.eval()
+    with torch.no_grad():
+        for batch in runner.test_dataloader:
+            outputs = runner.model.test_step(batch)
+            metric.process(batch, [output.to_dict() for output in outputs])
+    totals = [sum(areas) for areas in zip(*metric.results)]
+    per_class = IoUMetric.total_area_to_metrics(*totals, metrics=['mIoU'])['IoU']
+    return dict(classes=list(metric.dataset_meta['classes']),
+                iou=(100.0 * np.asarray(per_class, dtype=np.float64)).tolist())
+
+
+def compare(config: str, data_root: Optional[str], modes: Sequence[str] = DEFAULT_MODES,
+            cfg_options: Optional[dict] = None) -> Dict[str, Dict]:
+    """:func:`evaluate_mode` for every mode, with summary means added."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix='compare_dense_modes_') as work_dir:
+        for mode in modes:
+            result = evaluate_mode(config, data_root, mode, cfg_options,
+                                   osp.join(work_dir, mode))
+            result.update(summaries(result['classes'], result['iou']))
+            results[mode] = result
+    return results
+
+
+def summaries(classes: List[str], iou: List[float]) -> Dict[str, float]:
+    """mIoU, and for the synthetic benchmark its stuff and shape means."""
+    values = np.array(iou, dtype=np.float64)
+    out = dict(mIoU=float(np.nanmean(values)))
+    from mmseg_clipseg.datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
+    if set(classes) == set(STUFF_CLASSES) | set(SHAPE_CLASSES):
+        for key, group in (('stuff mIoU', STUFF_CLASSES), ('shape mIoU', SHAPE_CLASSES)):
+            out[key] = float(np.nanmean([values[classes.index(name)] for name in group]))
+    return out
+
+
+def format_table(results: Dict[str, Dict]) -> str:
+    modes = list(results)
+    classes = results[modes[0]]['classes']
+    name_width = max(12, max(len(name) for name in classes) + 2)
+    width = max(10, max(len(mode) for mode in modes) + 2)
+    lines = ['class'.ljust(name_width) + ''.join(mode.rjust(width) for mode in modes)]
+    lines.append('-' * len(lines[0]))
+    for index, name in enumerate(classes):
+        lines.append(name.ljust(name_width) + ''.join(
+            f'{results[mode]["iou"][index]:{width}.1f}' for mode in modes))
+    lines.append('-' * len(lines[0]))
+    for key in results[modes[0]]:
+        if key in ('classes', 'iou'):
+            continue
+        lines.append(key.ljust(name_width) + ''.join(
+            f'{results[mode][key]:{width}.1f}' for mode in modes))
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--data-root', help='dataset folder (overrides the config)')
+    parser.add_argument('--modes', nargs='+', default=list(DEFAULT_MODES),
+                        help='dense modes (model.backbone.dense_mode values)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='config overrides applied to every mode')
+    parser.add_argument('--json', help='also write the results to this JSON file')
+    args = parser.parse_args(argv)
+    results = compare(args.config, args.data_root, args.modes, args.cfg_options)
+    print(format_table(results))
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as handle:
+            json.dump(results, handle, indent=2)
+
+
+if __name__ == '__main__':
+    logging.getLogger().setLevel(logging.WARNING)
+    sys.exit(run_cli(main))
