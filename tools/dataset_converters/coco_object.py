@@ -7,34 +7,13 @@ official ``stuffthingmaps_trainval2017.zip`` extracted into ``annotations``. Wri
 ``<image id>_instanceTrainIds.png`` next to each map: the 80 COCO thing classes become 1..80
 in id order, every stuff class 0 (background), unlabeled pixels stay 255 (ignored).
 """
-import argparse
-import os.path as osp
 import sys
-from typing import List, Optional
 
 from mmseg_clipseg.apis import run_cli
-from mmseg_clipseg.datasets.conversion import (coco_stuffthingmaps, remap_label_files)
+from mmseg_clipseg.datasets.conversion import coco_label_converter
 from mmseg_clipseg.datasets.label_tables import coco_object_table
 
-TARGET_SUFFIX = '_instanceTrainIds.png'
-
-
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('root', help='COCO-Stuff folder holding images/ and annotations/')
-    parser.add_argument('--split', default='val2017', choices=['train2017', 'val2017'],
-                        help='split to convert (default: val2017, the benchmark)')
-    return parser.parse_args(argv)
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    args = parse_args(argv)
-    sources = coco_stuffthingmaps(args.root, args.split)
-    remap_label_files([(path, path[:-len('.png')] + TARGET_SUFFIX) for path in sources],
-                      coco_object_table())
-    print(f'\nwrote {len(sources)} *{TARGET_SUFFIX} files under '
-          f'{osp.join(args.root, "annotations", args.split)}')
-
+main = coco_label_converter(__doc__, coco_object_table, '_instanceTrainIds.png')
 
 if __name__ == '__main__':
     sys.exit(run_cli(main))

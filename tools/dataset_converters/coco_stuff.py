@@ -8,34 +8,13 @@ Expects the COCO 2017 images in ``images/val2017`` and the official
 ``<image id>_labelTrainIds.png`` next to each map: the 80 things and 91 stuff classes become
 0..170 in id order (mmseg's ``COCOStuffDataset`` classes), every other value 255.
 """
-import argparse
-import os.path as osp
 import sys
-from typing import List, Optional
 
 from mmseg_clipseg.apis import run_cli
-from mmseg_clipseg.datasets.conversion import (coco_stuffthingmaps, remap_label_files)
+from mmseg_clipseg.datasets.conversion import coco_label_converter
 from mmseg_clipseg.datasets.label_tables import coco_stuff_table
 
-TARGET_SUFFIX = '_labelTrainIds.png'
-
-
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('root', help='COCO-Stuff folder holding images/ and annotations/')
-    parser.add_argument('--split', default='val2017', choices=['train2017', 'val2017'],
-                        help='split to convert (default: val2017, the benchmark)')
-    return parser.parse_args(argv)
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    args = parse_args(argv)
-    sources = coco_stuffthingmaps(args.root, args.split)
-    remap_label_files([(path, path[:-len('.png')] + TARGET_SUFFIX) for path in sources],
-                      coco_stuff_table())
-    print(f'\nwrote {len(sources)} *{TARGET_SUFFIX} files under '
-          f'{osp.join(args.root, "annotations", args.split)}')
-
+main = coco_label_converter(__doc__, coco_stuff_table, '_labelTrainIds.png')
 
 if __name__ == '__main__':
     sys.exit(run_cli(main))
