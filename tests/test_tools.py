@@ -246,3 +246,22 @@ def test_demo_segments_any_image(demo_runs, kind):
     assert all(share > 0 for share in shares)
     assert shares == sorted(shares, reverse=True)
     assert sum(shares) == pytest.approx(100.0, abs=0.1 * len(shares))
+
+
+def test_benchmark_compares_variants_and_the_text_side(env):
+    """tools/benchmark.py on the shipped tiny CLIP: one row per variant, ratios to the first,
+    and the text-side report (cut vs all positions, cache)."""
+    config = 'configs/clipseg_tiny_synthetic.py'
+    images = run_tool('benchmark.py', [config, '--input-size', '64', '128', '--repeats', '1',
+                                       '--warmup', '0', '--compare-modes', 'clipseg',
+                                       'maskclip', '--compare-windows'], env)
+    assert images.returncode == 0, images.stderr[-3000:]
+    rows = [line.split() for line in images.stdout.splitlines()
+            if line.startswith(('clipseg', 'maskclip'))]
+    assert [row[:2] for row in rows] == [['clipseg', 'batched'], ['clipseg', 'per-crop'],
+                                        ['maskclip', 'batched'], ['maskclip', 'per-crop']]
+    assert float(rows[0][-1]) == 1.0 and all(float(row[2]) > 0 for row in rows)
+    assert float(rows[2][5]) == 0.0 and float(rows[0][5]) > 0  # maskclip has no CRA time
+    text = run_tool('benchmark.py', [config, '--text', '--text-classes', '2'], env)
+    assert text.returncode == 0, text.stderr[-3000:]
+    assert 'speed-up from cutting' in text.stdout and 'from the disk cache' in text.stdout
