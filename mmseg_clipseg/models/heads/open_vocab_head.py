@@ -82,11 +82,11 @@ class OpenVocabularyHead(BaseDecodeHead):
     def text_embeddings(self, device: torch.device) -> Tuple[Tensor, Tensor]:
         """Name embeddings (num_names, C) and each name's text-class index (num_names,),
         computed on the first call and kept."""
-        if self._text is None or self._text[0].device != device:
-            if self._text is None:
-                with torch.no_grad():
-                    self._text = self.text_embedder.class_embeddings(
-                        self.text_classes, self.templates, self.text_cache_identity)
+        if self._text is None:
+            with torch.no_grad():
+                self._text = self.text_embedder.class_embeddings(
+                    self.text_classes, self.templates, self.text_cache_identity)
+        if self._text[0].device != device:
             self._text = tuple(tensor.to(device) for tensor in self._text)
         return self._text
 
