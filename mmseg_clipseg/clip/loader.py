@@ -36,8 +36,9 @@ class CLIPConfig:
         model_name: An open_clip model name, e.g. ``'ViT-B-16'``.
         pretrained: An open_clip pretrained tag (e.g. ``'openai'``), the path of a local
             checkpoint file, or None for random initialisation (tests, offline smoke runs).
-        quick_gelu: Use QuickGELU activations, as OpenAI's CLIP does. Needed when an OpenAI
-            checkpoint is loaded from a file into a model name without ``-quickgelu``.
+        quick_gelu: Force QuickGELU activations, as OpenAI's CLIP uses. Needed when an
+            OpenAI checkpoint is loaded from a file into a model name without
+            ``-quickgelu``; models named ``-quickgelu`` use QuickGELU either way.
         init_seed: Seed of the random initialisation when ``pretrained`` is None, so that
             every process builds the same random model.
     """
