@@ -1,8 +1,8 @@
 """File helpers for the dataset converters in ``tools/dataset_converters``.
 
 Mistakes in the input (a missing folder, a file that is not what the benchmark's release
-ships) raise :class:`~mmseg_clipseg.errors.UserInputError`; :func:`run_converter` prints
-them without a traceback.
+ships) raise :class:`~mmseg_clipseg.errors.UserInputError`;
+:func:`mmseg_clipseg.apis.run_cli` prints them without a traceback.
 """
 import argparse
 import os
@@ -12,7 +12,7 @@ from typing import (Callable, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import cv2
 import numpy as np
-from mmengine.utils import track_iter_progress
+from mmengine.utils import scandir, track_iter_progress
 from PIL import Image
 
 from ..errors import MissingFileError, UserInputError
@@ -44,11 +44,8 @@ def list_files(folder: str, suffix: str, exclude: Sequence[str] = ()) -> List[st
     Raises:
         MissingFileError: There is no such file.
     """
-    found = []
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            if name.endswith(suffix) and not name.endswith(tuple(exclude)):
-                found.append(osp.relpath(osp.join(parent, name), folder))
+    found = [path for path in scandir(folder, suffix, recursive=True)
+             if not path.endswith(tuple(exclude))]
     if not found:
         raise MissingFileError(f'There are no *{suffix} files under {folder!r}; is it the '
                                'right folder, with the release extracted into it?')
