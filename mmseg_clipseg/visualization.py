@@ -1,20 +1,10 @@
 """Colour a label map over its image, with a legend of the classes it shows."""
-import colorsys
 from typing import List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-
-def class_palette(num_classes: int) -> np.ndarray:
-    """Distinct, deterministic colours: (num_classes, 3) uint8."""
-    colours = []
-    for index in range(num_classes):
-        hue = (index * 0.618033988749895) % 1.0  # golden-ratio steps spread hues evenly
-        saturation = 0.9 if index % 2 else 0.6
-        value = 0.95 if (index // 2) % 2 == 0 else 0.7
-        colours.append(colorsys.hsv_to_rgb(hue, saturation, value))
-    return (np.array(colours).reshape(num_classes, 3) * 255).round().astype(np.uint8)
+from .datasets.palette import label_colormap
 
 
 def class_areas(labels: np.ndarray, num_classes: int) -> List[Tuple[int, float]]:
@@ -44,7 +34,7 @@ def render_overlay(image: np.ndarray, labels: np.ndarray, class_names: Sequence[
     if scale > 1:
         image = image.repeat(scale, axis=0).repeat(scale, axis=1)
         labels = labels.repeat(scale, axis=0).repeat(scale, axis=1)
-    palette = class_palette(len(class_names))
+    palette = np.array(label_colormap(len(class_names)), dtype=np.uint8)
     blended = (1 - opacity) * image.astype(np.float32) + opacity * palette[labels]
     overlay = Image.fromarray(blended.round().astype(np.uint8))
     font_size = max(12, min(image.shape[0] // 24, 28))
