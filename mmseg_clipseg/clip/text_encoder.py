@@ -87,19 +87,14 @@ class TextEmbedder(nn.Module):
         tokens = self.tokenizer(list(prompts))
         # Sorting by length makes each batch as short as its longest member allows.
         order = torch.argsort((tokens != 0).sum(dim=1), stable=True)
-        embeddings = torch.empty(len(prompts), self._embed_dim(), device=device)
-        for start in range(0, len(prompts), self.batch_size):
-            index = order[start:start + self.batch_size]
-            batch = tokens[index].to(device)
-            embeddings[index.to(device)] = self.encode_tokens(batch, truncate).float()
+        encoded = torch.cat([
+            self.encode_tokens(tokens[order[start:start + self.batch_size]].to(device),
+                               truncate).float()
+            for start in range(0, len(prompts), self.batch_size)
+        ])
+        embeddings = torch.empty_like(encoded)
+        embeddings[order.to(device)] = encoded
         return F.normalize(embeddings, dim=-1)
-
-    def _embed_dim(self) -> int:
-        if isinstance(self.text_projection, nn.Linear):
-            return self.text_projection.out_features
-        if self.text_projection is None:
-            return self.ln_final.normalized_shape[0]
-        return self.text_projection.shape[1]
 
     def class_embeddings(self, classes: Sequence[Sequence[str]], templates: Sequence[str],
                          cache_identity: Optional[str] = None) -> Tuple[torch.Tensor,
