@@ -60,11 +60,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_model(cfg: Config, device: str, **overrides) -> torch.nn.Module:
-    model_cfg = copy.deepcopy(cfg.model)
-    for key, value in overrides.items():
-        section, field = key.split('.')
-        model_cfg[section][field] = value
-    return MODELS.build(model_cfg).to(device).eval()
+    """The config's model with ``overrides`` (dotted keys under ``model``) applied."""
+    variant = copy.deepcopy(cfg)
+    variant.merge_from_dict({f'model.{key}': value for key, value in overrides.items()})
+    return MODELS.build(variant.model).to(device).eval()
 
 
 def synchronize(device: str) -> None:

@@ -26,6 +26,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
 from mmseg_clipseg.apis import check_data_root, load_config, run_cli
+from mmseg_clipseg.datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
 
 DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')
 
@@ -72,7 +73,6 @@ def summaries(classes: List[str], iou: List[float]) -> Dict[str, float]:
     """mIoU, and for the synthetic benchmark its stuff and shape means."""
     values = np.array(iou, dtype=np.float64)
     out = dict(mIoU=float(np.nanmean(values)))
-    from mmseg_clipseg.datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
     if set(classes) == set(STUFF_CLASSES) | set(SHAPE_CLASSES):
         for key, group in (('stuff mIoU', STUFF_CLASSES), ('shape mIoU', SHAPE_CLASSES)):
             out[key] = float(np.nanmean([values[classes.index(name)] for name in group]))
