@@ -22,6 +22,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.errors import MissingFileError, UserInputError
+
 # Benchmark key -> column title, in the paper's column order.
 COLUMNS = {
     'voc21': 'VOC21',
@@ -45,13 +48,13 @@ def split_run_name(name: str) -> Tuple[str, str]:
     """Split ``<method>_<benchmark>`` (e.g. ``clipseg_vitb_coco_stuff``) into its two parts.
 
     Raises:
-        ValueError: ``name`` does not end with a benchmark key.
+        UserInputError: ``name`` does not end with a benchmark key.
     """
     for key in COLUMNS:
         suffix = f'_{key}'
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[:-len(suffix)], key
-    raise ValueError(f'{name!r} does not end with _<benchmark>; benchmarks: '
+    raise UserInputError(f'{name!r} does not end with _<benchmark>; benchmarks: '
                      f'{", ".join(COLUMNS)}.')
 
 
@@ -67,7 +70,7 @@ def format_table(results: Mapping[str, float], precision: int = 1) -> str:
         benchmarks with a result as columns in the paper's order, then ``Avg``.
 
     Raises:
-        ValueError: A run name has no benchmark suffix.
+        UserInputError: A run name has no benchmark suffix.
     """
     table: Dict[str, Dict[str, float]] = {}
     for name, miou in results.items():
@@ -94,7 +97,7 @@ def read_result(path: str) -> float:
     with open(path, encoding='utf-8') as handle:
         result = json.load(handle)
     if not isinstance(result, dict) or 'mIoU' not in result:
-        raise ValueError(f'{path!r} is not a test result (it has no mIoU).')
+        raise UserInputError(f'{path!r} is not a test result (it has no mIoU).')
     return float(result['mIoU'])
 
 
@@ -103,7 +106,7 @@ def newest_result(work_dir: str) -> str:
     runs = sorted(path for path in Path(work_dir).glob('*/*.json')
                   if path.stem == path.parent.name)
     if not runs:
-        raise FileNotFoundError(f'{work_dir!r} holds no tools/test.py result '
+        raise MissingFileError(f'{work_dir!r} holds no tools/test.py result '
                                 '(<time>/<time>.json); did the run finish?')
     return str(runs[-1])
 
@@ -118,7 +121,7 @@ def run_test(config: str, work_dir: str, data_root: Optional[str],
         command += ['--cfg-options', *cfg_options]
     status = subprocess.run(command, check=False).returncode
     if status != 0:
-        raise RuntimeError(f'tools/test.py failed on {config} (exit status {status}).')
+        raise UserInputError(f'tools/test.py failed on {config} (exit status {status}).')
 
 
 def collect(path: str, work_dir_root: str, data_roots: Mapping[str, str],
@@ -133,7 +136,7 @@ def collect(path: str, work_dir_root: str, data_roots: Mapping[str, str],
         return Path(path).resolve().name, read_result(newest_result(path))
     if osp.isfile(path) and path.endswith('.json'):
         return Path(path).resolve().parent.parent.name, read_result(path)
-    raise FileNotFoundError(f'{path!r} is neither a config (.py), a work dir nor a result '
+    raise MissingFileError(f'{path!r} is neither a config (.py), a work dir nor a result '
                             'file (.json).')
 
 
@@ -143,7 +146,7 @@ def parse_data_roots(pairs: Sequence[str]) -> Dict[str, str]:
     for pair in pairs:
         key, sep, root = pair.partition('=')
         if not sep or key not in COLUMNS:
-            raise ValueError(f'--data-root takes BENCHMARK=DIR with a benchmark among '
+            raise UserInputError(f'--data-root takes BENCHMARK=DIR with a benchmark among '
                              f'{", ".join(COLUMNS)}; got {pair!r}.')
         roots[key] = root
     return roots
@@ -165,18 +168,15 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        data_roots = parse_data_roots(args.data_root)
-        results: Dict[str, float] = {}
-        for path in args.paths:
-            name, miou = collect(path, args.work_dir_root, data_roots, args.cfg_options)
-            if name in results:
-                raise ValueError(f'Two of the PATHs are results of {name}; give one.')
-            results[name] = miou
-        print(format_table(results, args.precision))
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        sys.exit(f'error: {error}')
+    data_roots = parse_data_roots(args.data_root)
+    results: Dict[str, float] = {}
+    for path in args.paths:
+        name, miou = collect(path, args.work_dir_root, data_roots, args.cfg_options)
+        if name in results:
+            raise UserInputError(f'Two of the PATHs are results of {name}; give one.')
+        results[name] = miou
+    print(format_table(results, args.precision))
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))
