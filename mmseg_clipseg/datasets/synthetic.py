@@ -2,11 +2,7 @@
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from ..class_names import load_class_names
 from .synthetic_scenes import CLASSES, PALETTE
-
-_NAMES = tuple(names[0] for names in load_class_names('synthetic'))
-assert _NAMES == CLASSES, f'class_names/synthetic.txt {_NAMES} != generator classes {CLASSES}'
 
 
 @DATASETS.register_module()
@@ -14,7 +10,8 @@ class SyntheticScenesDataset(BaseSegDataset):
     """Procedural texture-and-shape scenes: 4 stuff textures and 3 shapes, no background.
 
     Layout: ``img_dir/val/*.png`` (RGB) and ``ann_dir/val/*.png`` (class index per pixel,
-    0..6 in the order of ``class_names/synthetic.txt``; 255 would be ignored).
+    0..6 in the generator's class order, which ``class_names/synthetic.txt`` follows (a test
+    checks it); 255 would be ignored).
     """
     METAINFO = dict(classes=CLASSES, palette=[list(colour) for colour in PALETTE])
 
