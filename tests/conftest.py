@@ -21,3 +21,18 @@ TINY_CLIP = dict(model_name='clipseg-test-tiny', pretrained=None)
 @pytest.fixture
 def tiny_clip_cfg() -> dict:
     return dict(TINY_CLIP)
+
+
+# The CUDA lane: model-level tests take `device` and run once per device; `-m cuda` selects
+# the CUDA runs, which are skipped on a machine without a GPU.
+DEVICES = [
+    pytest.param('cpu'),
+    pytest.param('cuda', marks=[pytest.mark.cuda,
+                                pytest.mark.skipif(not torch.cuda.is_available(),
+                                                   reason='needs a CUDA GPU')]),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    return torch.device(request.param)

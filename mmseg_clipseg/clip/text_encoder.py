@@ -1,4 +1,5 @@
 """Class text embeddings from CLIP's text tower, batched and cut to the prompts' length."""
+import contextlib
 from typing import List, Optional, Sequence, Tuple
 
 import open_clip
@@ -13,6 +14,8 @@ from .templates import fill_template
 # Pool types that read the output at one token, the end of text; for these a causal text
 # transformer gives the same result on the sequence cut right after that token.
 _END_OF_TEXT_POOLS = ('argmax', 'eos')
+# Precisions the text tower may run in on CUDA; embeddings are returned in fp32 either way.
+TEXT_PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
 class TextEmbedder(nn.Module):
@@ -22,10 +25,18 @@ class TextEmbedder(nn.Module):
         clip_model: An open_clip ``CLIP`` model.
         model_name: Its open_clip name, to get the matching tokenizer.
         batch_size: Prompts encoded per forward pass.
+        precision: ``'fp32'``, or ``'fp16'`` / ``'bf16'``: autocast of the text tower when it
+            runs on CUDA (on the CPU it always runs in fp32). Pooling, projection and
+            normalisation of the embeddings are in fp32.
     """
 
-    def __init__(self, clip_model: nn.Module, model_name: str, batch_size: int = 1024) -> None:
+    def __init__(self, clip_model: nn.Module, model_name: str, batch_size: int = 1024,
+                 precision: str = 'fp32') -> None:
         super().__init__()
+        if precision not in TEXT_PRECISIONS:
+            raise ValueError(f'precision must be one of {sorted(TEXT_PRECISIONS)}; '
+                             f'got {precision!r}')
+        self.precision = precision
         self.token_embedding = clip_model.token_embedding
         self.positional_embedding = clip_model.positional_embedding
         self.transformer = clip_model.transformer
@@ -36,6 +47,21 @@ class TextEmbedder(nn.Module):
         self.eos_token_id = getattr(clip_model, 'text_eos_id', None)
         self.tokenizer = open_clip.get_tokenizer(model_name)
         self.batch_size = batch_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.token_embedding.weight.device
+
+    @property
+    def effective_precision(self) -> str:
+        """The precision encoding runs in on the current device."""
+        return self.precision if self.device.type == 'cuda' else 'fp32'
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        dtype = TEXT_PRECISIONS[self.effective_precision]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast('cuda', dtype=dtype)
 
     @property
     def can_truncate(self) -> bool:
@@ -68,12 +94,15 @@ class TextEmbedder(nn.Module):
         x = self.token_embedding(tokens).to(cast_dtype)
         x = x + self.positional_embedding[:length].to(cast_dtype)
         attn_mask = self.attn_mask[:length, :length] if self.attn_mask is not None else None
-        x = self.transformer(x, attn_mask=attn_mask)
-        x = self.ln_final(x)
-        x = text_global_pool(x, tokens, self.pool_type, eos_token_id=self.eos_token_id)
-        if isinstance(self.text_projection, nn.Linear):
-            return self.text_projection(x)
-        return x if self.text_projection is None else x @ self.text_projection
+        with self._autocast():
+            x = self.transformer(x, attn_mask=attn_mask)
+        # Only the pooled tokens are projected; in fp32, as the image side's ln_post/proj.
+        with torch.autocast(x.device.type, enabled=False):
+            x = self.ln_final(x.float())
+            x = text_global_pool(x, tokens, self.pool_type, eos_token_id=self.eos_token_id)
+            if isinstance(self.text_projection, nn.Linear):
+                return self.text_projection(x)
+            return x if self.text_projection is None else x @ self.text_projection.float()
 
     @torch.no_grad()
     def encode_prompts(self, prompts: Sequence[str], truncate: bool = True) -> torch.Tensor:
@@ -83,7 +112,7 @@ class TextEmbedder(nn.Module):
             Tensor: L2-normalised embeddings in fp32, shape (P, C), in the order of
             ``prompts``.
         """
-        device = self.token_embedding.weight.device
+        device = self.device
         tokens = self.tokenizer(list(prompts))
         # Sorting by length makes each batch as short as its longest member allows.
         order = torch.argsort((tokens != 0).sum(dim=1), stable=True)
@@ -114,12 +143,16 @@ class TextEmbedder(nn.Module):
         names: List[str] = [name for synonyms in classes for name in synonyms]
         class_index = torch.tensor(
             [index for index, synonyms in enumerate(classes) for _ in synonyms])
+        class_index = class_index.to(self.device)
         key = None
         if cache_identity is not None:
-            key = text_cache.cache_key(cache_identity, classes, templates)
+            # Half-precision embeddings differ slightly from fp32 ones: keep them apart.
+            precision = self.effective_precision
+            identity = cache_identity if precision == 'fp32' else f'{cache_identity}|{precision}'
+            key = text_cache.cache_key(identity, classes, templates)
             cached = text_cache.load(key)
             if cached is not None and cached.shape[0] == len(names):
-                return cached.to(self.token_embedding.weight.device), class_index
+                return cached.to(self.device), class_index
         prompts = [fill_template(template, name) for name in names for template in templates]
         per_prompt = self.encode_prompts(prompts)
         per_name = per_prompt.view(len(names), len(templates), -1).mean(dim=1)
