@@ -1,5 +1,7 @@
 """A frozen CLIP ViT that outputs text-aligned patch embeddings (METHOD.md)."""
 import contextlib
+import math
+import numbers
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -11,16 +13,19 @@ from torch import Tensor
 from torch.profiler import record_function
 
 from ...clip import CLIPConfig, load_clip
-from ..dense import (CRA_FEATURES, DSI_VALUE_PATHS, clearclip_block, coherence_attention,
-                     coherence_similarity, default_cra_layers, dsi_value, maskclip_block,
-                     naclip_block, sclip_block, vanilla_block)
+from ..dense import (CRA_FEATURES, CRA_MIXES, DSI_VALUE_PATHS, attention_mix, clearclip_block,
+                     coherence_attention, coherence_similarity, default_cra_layers, dsi_value,
+                     maskclip_block, naclip_block, sclip_block, vanilla_block)
 from ..dense.projections import project_key, project_query
 from ...errors import UserInputError
 
 DENSE_MODES = ('clipseg', 'maskclip', 'sclip', 'clearclip', 'naclip', 'vanilla')
 ATTENTIONS = ('cra', 'identity')
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-CRA_DEFAULTS = dict(layers=None, feature='residual', threshold=0.75, temperature=6.0)
+PARTIAL_PATCHES = ('pad', 'drop')
+POS_INTERPOLATIONS = ('size', 'naclip')
+CRA_DEFAULTS = dict(layers=None, feature='residual', threshold=0.75, temperature=6.0,
+                    mix='none', mix_weight=0.5)
 DSI_DEFAULTS = dict(num_layers=3, value_path='own')
 
 
@@ -33,9 +38,43 @@ def _with_defaults(name: str, given: Optional[Dict[str, Any]],
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise UserInputError(f'{name} must be one of {", ".join(map(repr, choices))}; '
                              f'got {value!r}')
+
+
+def _check_number(name: str, value: Any, low: float, high: float = math.inf,
+                  low_inclusive: bool = True) -> float:
+    """A real number in [low, high] (or (low, high] when ``low_inclusive`` is False)."""
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    above = is_number and (value >= low if low_inclusive else value > low)
+    if not (is_number and math.isfinite(value) and above and value <= high):
+        bound = f'{"[" if low_inclusive else "("}{low}, {high}]'
+        raise UserInputError(f'{name} must be a number in {bound}; got {value!r}')
+    return float(value)
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) \
+            or not low <= value <= high:
+        raise UserInputError(f'{name} must be a whole number in {low}..{high}; got {value!r}')
+    return int(value)
+
+
+def _check_cra_layers(layers: Any, num_layers: int) -> List[int]:
+    """1-indexed middle layers; None means the middle third."""
+    if layers is None:
+        return default_cra_layers(num_layers)
+    hint = (f'cra.layers must be a non-empty list of block numbers in 1..{num_layers - 1} '
+            f'(1-indexed, the final block excluded), e.g. [5, 6, 7, 8], or None for the '
+            f'middle third; got {layers!r}')
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
+        raise UserInputError(hint)
+    for layer in layers:
+        if not isinstance(layer, numbers.Integral) or isinstance(layer, bool) \
+                or not 1 <= layer <= num_layers - 1:
+            raise UserInputError(hint)
+    return [int(layer) for layer in layers]
 
 
 @MODELS.register_module()
@@ -57,10 +96,21 @@ class CLIPDenseBackbone(BaseModule):
         cra (dict, optional): CRA knobs: ``layers`` (1-indexed blocks; None: the middle
             third), ``feature`` (``'residual'`` | ``'key'`` | ``'query'``), ``threshold``
             (ε, default 0.75), ``temperature`` (τ, default 6.0).
+        cra (dict, optional): CRA knobs: ``layers`` (1-indexed blocks; None: the middle
+            third), ``feature`` (``'residual'`` | ``'key'`` | ``'query'``), ``threshold``
+            (ε, default 0.75), ``temperature`` (τ, default 6.0), ``mix`` (``'none'``
+            (default) | ``'kk'`` | ``'qq'``: blend in the final block's own key-key or
+            query-query attention) and ``mix_weight`` (its weight w, default 0.5).
         dsi (dict, optional): DSI knobs: ``num_layers`` (K, default 3; 1 is the "CRA only"
             ablation) and ``value_path`` (``'own'`` | ``'final'``).
         precision (str): ``'fp32'`` (default), or ``'fp16'`` / ``'bf16'`` autocast on CUDA.
-            Similarities and the output normalisation always run in fp32.
+            Softmaxes and the output normalisation always run in fp32.
+        partial_patches (str): Pixels past the last full patch: ``'pad'`` (default; padded
+            with zeros into one more patch) or ``'drop'`` (ignored, as NACLIP's whole-image
+            mode; the segmentor then stretches the logits over the image).
+        pos_interpolation (str): Positional embeddings for another patch grid: ``'size'``
+            (default; bicubic to the grid) or ``'naclip'`` (bicubic with
+            ``scale_factor = (n + 0.1) / grid``, as NACLIP).
         init_cfg (dict, optional): Unused; the weights come from ``clip``.
     """
 
@@ -71,39 +121,40 @@ class CLIPDenseBackbone(BaseModule):
                  cra: Optional[Dict[str, Any]] = None,
                  dsi: Optional[Dict[str, Any]] = None,
                  precision: str = 'fp32',
+                 partial_patches: str = 'pad',
+                 pos_interpolation: str = 'size',
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         _check_choice('dense_mode', dense_mode, DENSE_MODES)
         _check_choice('attention', attention, ATTENTIONS)
         _check_choice('precision', precision, tuple(PRECISIONS))
+        _check_choice('partial_patches', partial_patches, PARTIAL_PATCHES)
+        _check_choice('pos_interpolation', pos_interpolation, POS_INTERPOLATIONS)
+        # Validate every knob before the (possibly slow) model load.
+        cra = _with_defaults('cra', cra, CRA_DEFAULTS)
+        _check_choice('cra.feature', cra['feature'], CRA_FEATURES)
+        _check_choice('cra.mix', cra['mix'], CRA_MIXES)
+        self.cra_threshold = _check_number('cra.threshold (a cosine distance)',
+                                           cra['threshold'], 0.0, 2.0)
+        self.cra_temperature = _check_number('cra.temperature', cra['temperature'], 0.0,
+                                             low_inclusive=False)
+        self.cra_mix_weight = _check_number('cra.mix_weight', cra['mix_weight'], 0.0, 1.0)
+        self.cra_feature = cra['feature']
+        self.cra_mix = cra['mix']
+        dsi = _with_defaults('dsi', dsi, DSI_DEFAULTS)
+        _check_choice('dsi.value_path', dsi['value_path'], DSI_VALUE_PATHS)
+        self.dsi_value_path = dsi['value_path']
+
         self.clip_config = CLIPConfig.from_value(clip)
         self.visual = load_clip(self.clip_config).visual
         self.dense_mode = dense_mode
         self.attention = attention
         self.precision = precision
+        self.partial_patches = partial_patches
+        self.pos_interpolation = pos_interpolation
         num_layers = len(self.blocks)
-
-        cra = _with_defaults('cra', cra, CRA_DEFAULTS)
-        _check_choice('cra.feature', cra['feature'], CRA_FEATURES)
-        self.cra_layers: List[int] = list(cra['layers'] or default_cra_layers(num_layers))
-        bad_layers = [layer for layer in self.cra_layers if not 1 <= layer <= num_layers - 1]
-        if not self.cra_layers or bad_layers:
-            raise UserInputError(f'cra.layers must be block numbers in 1..{num_layers - 1} '
-                                 f'(1-indexed, the final block excluded); got {cra["layers"]}')
-        if not 0.0 <= cra['threshold'] <= 2.0:
-            raise UserInputError(f'cra.threshold is a cosine distance in [0, 2]; '
-                                 f'got {cra["threshold"]}')
-        self.cra_feature = cra['feature']
-        self.cra_threshold = float(cra['threshold'])
-        self.cra_temperature = float(cra['temperature'])
-
-        dsi = _with_defaults('dsi', dsi, DSI_DEFAULTS)
-        _check_choice('dsi.value_path', dsi['value_path'], DSI_VALUE_PATHS)
-        if not 1 <= dsi['num_layers'] <= num_layers:
-            raise UserInputError(f'dsi.num_layers must be in 1..{num_layers}; '
-                                 f'got {dsi["num_layers"]}')
-        self.dsi_num_layers = int(dsi['num_layers'])
-        self.dsi_value_path = dsi['value_path']
+        self.cra_layers = _check_cra_layers(cra['layers'], num_layers)
+        self.dsi_num_layers = _check_int('dsi.num_layers', dsi['num_layers'], 1, num_layers)
 
     @property
     def blocks(self) -> torch.nn.ModuleList:
@@ -128,9 +179,17 @@ class CLIPDenseBackbone(BaseModule):
         source_grid = tuple(self.visual.grid_size)
         if tuple(grid) == source_grid:
             return embedding
-        patches = embedding[1:].reshape(1, *source_grid, -1).permute(0, 3, 1, 2)
-        patches = F.interpolate(patches.float(), size=grid, mode='bicubic',
-                                align_corners=False)
+        patches = embedding[1:].reshape(1, *source_grid, -1).permute(0, 3, 1, 2).float()
+        if self.pos_interpolation == 'naclip':
+            # NACLIP keeps the trained embedding whenever the token count matches, and scales
+            # by (n + 0.1) / grid so that the output has exactly n positions.
+            if grid[0] * grid[1] == source_grid[0] * source_grid[1]:
+                return embedding
+            scale = tuple((n + 0.1) / source for n, source in zip(grid, source_grid))
+            patches = F.interpolate(patches, scale_factor=scale, mode='bicubic',
+                                    align_corners=False, recompute_scale_factor=False)
+        else:
+            patches = F.interpolate(patches, size=grid, mode='bicubic', align_corners=False)
         patches = patches.to(embedding.dtype).permute(0, 2, 3, 1).flatten(1, 2)[0]
         return torch.cat([embedding[:1], patches], dim=0)
 
@@ -139,16 +198,13 @@ class CLIPDenseBackbone(BaseModule):
 
         Args:
             inputs (Tensor): Normalised images, shape (B, 3, H, W). H and W are padded
-                (bottom, right) up to multiples of the patch size.
+                (bottom, right) up to multiples of the patch size, or cut down to them when
+                ``partial_patches='drop'``.
 
         Returns:
             tuple: ``X_0`` of shape (B, 1 + h*w, D), and the patch grid (h, w).
         """
-        patch_h, patch_w = self.patch_size
-        pad_h = -inputs.shape[-2] % patch_h
-        pad_w = -inputs.shape[-1] % patch_w
-        if pad_h or pad_w:
-            inputs = F.pad(inputs, (0, pad_w, 0, pad_h))
+        inputs = self.fit_to_patches(inputs)
         x = self.visual.conv1(inputs.to(self.visual.conv1.weight.dtype))
         grid = (x.shape[-2], x.shape[-1])
         x = x.flatten(2).transpose(1, 2)
@@ -157,6 +213,25 @@ class CLIPDenseBackbone(BaseModule):
         x = x + self.interpolated_positional_embedding(grid).to(x.dtype)
         x = self.visual.patch_dropout(x)
         return self.visual.ln_pre(x), grid
+
+    def fit_to_patches(self, inputs: Tensor) -> Tensor:
+        """Pad (bottom, right) or cut images to whole patches, as ``partial_patches`` says.
+
+        Args:
+            inputs (Tensor): Shape (B, 3, H, W).
+
+        Returns:
+            Tensor: Shape (B, 3, H', W'), H' and W' multiples of the patch size.
+        """
+        patch_h, patch_w = self.patch_size
+        height, width = inputs.shape[-2:]
+        if self.partial_patches == 'drop':
+            if height < patch_h or width < patch_w:
+                raise UserInputError(f'An input of {height}x{width} pixels holds no whole '
+                                     f'{patch_h}x{patch_w} patch; use partial_patches="pad".')
+            return inputs[..., :height - height % patch_h, :width - width % patch_w]
+        pad_h, pad_w = -height % patch_h, -width % patch_w
+        return F.pad(inputs, (0, pad_w, 0, pad_h)) if pad_h or pad_w else inputs
 
     def _cra_feature(self, layer: int, x: Tensor) -> Tensor:
         """Layer ``layer``'s CRA feature from ``X_layer`` (all tokens): (B, N, D)."""
@@ -189,20 +264,34 @@ class CLIPDenseBackbone(BaseModule):
             x = self.blocks[index](x)
         return x, cra_features, dsi_inputs
 
-    def _clipseg_block(self, cra_features: Dict[int, Tensor],
+    def _clipseg_block(self, x: Tensor, cra_features: Dict[int, Tensor],
                        dsi_inputs: List[Tensor]) -> Tensor:
-        """``O = Attn_CRA · V_DSI`` for the patch tokens: (B, N, D)."""
+        """``O = Attn_CRA · V_DSI`` for the patch tokens: (B, N, D).
+
+        Args:
+            x (Tensor): ``X_{L-1}``, all tokens, (B, 1 + N, D); used by ``cra.mix``.
+        """
         with record_function('clipseg.dsi'):
             value = dsi_value(self.blocks[len(self.blocks) - self.dsi_num_layers:],
                               dsi_inputs, self.dsi_value_path)
         if self.attention == 'identity':
             return value
-        with record_function('clipseg.cra'), _fp32_only(value.device):
-            similarity = coherence_similarity([cra_features[layer]
-                                               for layer in self.cra_layers])
-            attention = coherence_attention(similarity, self.cra_threshold,
-                                            self.cra_temperature)
-            return attention @ value.float()
+        with record_function('clipseg.cra'):
+            # Under half precision the similarity product (the costly part) runs in fp16:
+            # unit-norm rows keep it in range. Masking, softmax and Attn · V stay in fp32.
+            half = self.precision != 'fp32' and value.device.type == 'cuda'
+            similarity = coherence_similarity(
+                [cra_features[layer] for layer in self.cra_layers],
+                compute_dtype=torch.float16 if half else None)
+            with _fp32_only(value.device):
+                attention = coherence_attention(similarity, self.cra_threshold,
+                                                self.cra_temperature)
+                if self.cra_mix != 'none':
+                    final = self.blocks[-1]
+                    project = project_key if self.cra_mix == 'kk' else project_query
+                    own = attention_mix(project(final, x)[:, 1:], final.attn.num_heads)
+                    attention = torch.lerp(attention, own, self.cra_mix_weight)
+                return attention @ value.float()
 
     def _baseline_block(self, x: Tensor, grid: Tuple[int, int]) -> Tensor:
         """The baseline final block on all tokens, ``[CLS]`` dropped: (B, N, D)."""
@@ -228,14 +317,15 @@ class CLIPDenseBackbone(BaseModule):
             inputs (Tensor): Normalised images, shape (B, 3, H, W).
 
         Returns:
-            tuple[Tensor]: One tensor of shape (B, C, ceil(H/p), ceil(W/p)), unit-norm along
-            C, where C is CLIP's embedding size and p the patch size.
+            tuple[Tensor]: One tensor of shape (B, C, h, w), unit-norm along C, where C is
+            CLIP's embedding size and (h, w) = (ceil(H/p), ceil(W/p)) for the patch size p
+            (floor with ``partial_patches='drop'``).
         """
         with record_function('clipseg.backbone'), self._autocast(inputs.device):
             x, grid = self.embed(inputs)
             x, cra_features, dsi_inputs = self._run_to_final_block(x)
             if self.dense_mode == 'clipseg':
-                patches = self._clipseg_block(cra_features, dsi_inputs)
+                patches = self._clipseg_block(x, cra_features, dsi_inputs)
             else:
                 patches = self._baseline_block(x, grid)
         with _fp32_only(inputs.device):

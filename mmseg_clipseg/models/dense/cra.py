@@ -3,13 +3,14 @@
 The final block's attention is rebuilt from the patch-to-patch cosine similarity of middle
 layers, which are more local and more coherent within an image than the final layer.
 """
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 CRA_FEATURES = ('residual', 'key', 'query')
+CRA_MIXES = ('none', 'kk', 'qq')
 
 
 def default_cra_layers(num_layers: int) -> List[int]:
@@ -20,21 +21,25 @@ def default_cra_layers(num_layers: int) -> List[int]:
     return list(range(num_layers // 3 + 1, 2 * num_layers // 3 + 1))
 
 
-def coherence_similarity(features: Sequence[Tensor]) -> Tensor:
+def coherence_similarity(features: Sequence[Tensor],
+                         compute_dtype: Optional[torch.dtype] = None) -> Tensor:
     """Mean over layers of the patch-to-patch cosine similarity.
+
+    ``mean_m u_m u_mᵀ`` equals ``U Uᵀ`` for ``U = concat_m(u_m) / sqrt(M)`` (``u_m`` the
+    unit-norm features of layer m), so all layers take one matrix product. ``U`` has unit
+    rows, so its products stay in [-1, 1]: safe for fp16 inputs with fp32 accumulation.
 
     Args:
         features: One tensor per layer, each (B, N, D_m).
+        compute_dtype: The dtype of the product (e.g. fp16 under half precision on CUDA);
+            None: fp32. Normalisation is always in fp32.
 
     Returns:
-        Tensor: ``S``, shape (B, N, N), in [-1, 1].
+        Tensor: ``S``, shape (B, N, N), fp32, in [-1, 1].
     """
-    similarity = None
-    for layer_features in features:
-        unit = F.normalize(layer_features.float(), dim=-1)
-        cosine = unit @ unit.transpose(1, 2)
-        similarity = cosine if similarity is None else similarity + cosine
-    return similarity / len(features)
+    units = torch.cat([F.normalize(layer.float(), dim=-1) for layer in features], dim=-1)
+    units = (units * len(features)**-0.5).to(compute_dtype or torch.float32)
+    return (units @ units.transpose(1, 2)).float()
 
 
 def coherence_attention(similarity: Tensor, threshold: float, temperature: float) -> Tensor:
@@ -53,3 +58,22 @@ def coherence_attention(similarity: Tensor, threshold: float, temperature: float
     keep = keep | torch.eye(similarity.shape[-1], dtype=torch.bool, device=similarity.device)
     logits = (temperature * similarity).masked_fill(~keep, float('-inf'))
     return logits.softmax(dim=-1)
+
+
+def attention_mix(final_features: Tensor, num_heads: int) -> Tensor:
+    """The final block's own self-similarity attention over patch tokens, averaged over heads:
+    ``mean_h softmax(s · x_h x_hᵀ)`` (METHOD.md, ``cra.mix``).
+
+    Args:
+        final_features (Tensor): Block L's keys or queries of the patch tokens, heads
+            concatenated, shape (B, N, D).
+        num_heads (int): Number of heads H; ``s = (D / H)^-0.5``.
+
+    Returns:
+        Tensor: Shape (B, N, N), fp32, rows summing to 1.
+    """
+    batch, tokens, dim = final_features.shape
+    heads = final_features.float().view(batch, tokens, num_heads, dim // num_heads)
+    heads = heads.transpose(1, 2)
+    logits = heads @ heads.transpose(-2, -1) * heads.shape[-1]**-0.5
+    return logits.softmax(dim=-1).mean(dim=1)
