@@ -11,8 +11,9 @@ sequence, and reading them back from the on-disk cache.
 """
 import argparse
 import copy
+import ctypes
+import gc
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -102,10 +103,55 @@ def section_times(model: torch.nn.Module, images: torch.Tensor, device: str) -> 
     return totals
 
 
-def peak_memory_mb(device: str) -> float:
-    if device.startswith('cuda'):
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak, KiB
+class PeakMemory:
+    """Peak memory of one run above what was in use before it, in MB.
+
+    On CUDA: torch's allocator statistics. On the CPU: the process's resident-set high-water
+    mark (Linux ``VmHWM``), reset before each run through ``/proc/self/clear_refs`` after
+    freed heap memory is handed back to the system, so that a variant measured after another
+    does not inherit its peak.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device.startswith('cuda')
+        self.before = 0.0
+
+    def __enter__(self) -> 'PeakMemory':
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.before = torch.cuda.memory_allocated()
+        else:
+            _release_free_heap()
+            with open('/proc/self/clear_refs', 'w') as handle:
+                handle.write('5')  # resets VmHWM to the current VmRSS
+            self.before = _proc_status_kb('VmRSS') * 1024
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated()
+        else:
+            peak = _proc_status_kb('VmHWM') * 1024
+        self.megabytes = (peak - self.before) / 2**20
+
+
+def _proc_status_kb(field: str) -> int:
+    with open('/proc/self/status') as handle:
+        for line in handle:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise RuntimeError(f'/proc/self/status has no {field}')
+
+
+def _release_free_heap() -> None:
+    """Give freed heap pages back to the system (glibc keeps them otherwise)."""
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the peak may then include freed memory
+        pass
 
 
 def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
@@ -122,10 +168,9 @@ def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
     peaks = {label: 0.0 for label in models}
     for _ in range(args.repeats):
         for label, model in models.items():
-            if args.device.startswith('cuda'):
-                torch.cuda.reset_peak_memory_stats()
-            seconds[label].append(run_once(model, images, args.device))
-            peaks[label] = max(peaks[label], peak_memory_mb(args.device))
+            with PeakMemory(args.device) as memory:
+                seconds[label].append(run_once(model, images, args.device))
+            peaks[label] = max(peaks[label], memory.megabytes)
     results = {}
     for label, model in models.items():
         median = statistics.median(seconds[label])
@@ -168,12 +213,12 @@ def benchmark_images(args, cfg: Config) -> None:
               for label, overrides in variants(args)}
     rows = list(measure(models, images, args).items())
     baseline = rows[0][1]['ms_per_image']
-    memory_kind = 'CUDA allocated' if args.device.startswith('cuda') else 'process RSS'
+    memory_kind = 'CUDA allocated' if args.device.startswith('cuda') else 'resident set'
     header = (f'{"variant":<24}{"ms/img":>10}{"img/s":>9}{"backbone":>10}{"CRA":>8}'
               f'{"DSI":>8}{"head":>8}{"peak MB":>10}{"ratio":>8}')
     print(f'input {args.input_size[0]}x{args.input_size[1]}, batch {args.batch_size}, '
           f'device {args.device}, median of {args.repeats}; section times in ms/img '
-          f'(one profiled run); peak MB: {memory_kind}')
+          f'(one profiled run); peak MB: {memory_kind} above the built model, per run')
     print(header)
     for label, row in rows:
         print(f'{label:<24}{row["ms_per_image"]:>10.1f}{row["images_per_s"]:>9.2f}'
