@@ -72,23 +72,29 @@ class OpenVocabularyHead(BaseDecodeHead):
         self.logit_scale = float(logit_scale)
         self.bg_threshold = bg_threshold
         self.text_cache_identity = clip_config.weights_identity() if text_cache else None
-        self._text: Optional[Tuple[Tensor, Tensor]] = None
+        # Filled on first use; as buffers they follow the module's device and dtype, whether
+        # they came from the text tower or from the disk cache. Not saved in checkpoints.
+        self.register_buffer('name_embeddings', None, persistent=False)
+        self.register_buffer('name_class_index', None, persistent=False)
 
     @property
     def text_classes(self) -> List[Tuple[str, ...]]:
         """The classes that are encoded as text (all but the background)."""
         return self.classes[1:] if self.has_background else self.classes
 
-    def text_embeddings(self, device: torch.device) -> Tuple[Tensor, Tensor]:
+    def text_embeddings(self) -> Tuple[Tensor, Tensor]:
         """Name embeddings (num_names, C) and each name's text-class index (num_names,),
-        computed on the first call and kept."""
-        if self._text is None:
+        on the module's device; computed (or read from the disk cache) on the first call and
+        kept as buffers."""
+        if self.name_embeddings is None:
             with torch.no_grad():
-                self._text = self.text_embedder.class_embeddings(
+                embeddings, class_index = self.text_embedder.class_embeddings(
                     self.text_classes, self.templates, self.text_cache_identity)
-        if self._text[0].device != device:
-            self._text = tuple(tensor.to(device) for tensor in self._text)
-        return self._text
+            # In the dtype the buffer would have had if it had existed when the module moved.
+            weight = self.text_embedder.token_embedding.weight
+            self.name_embeddings = embeddings.to(device=weight.device, dtype=weight.dtype)
+            self.name_class_index = class_index.to(weight.device)
+        return self.name_embeddings, self.name_class_index
 
     def forward(self, inputs: Union[Sequence[Tensor], Tensor]) -> Tensor:
         """Text-class logits.
@@ -102,8 +108,8 @@ class OpenVocabularyHead(BaseDecodeHead):
             classes (the background, if any, is decided in :meth:`predict_labels`).
         """
         features = self._transform_inputs(inputs).float()
-        embeddings, class_index = self.text_embeddings(features.device)
-        logits = self.logit_scale * torch.einsum('bchw,nc->bnhw', features, embeddings)
+        embeddings, class_index = self.text_embeddings()
+        logits = self.logit_scale * torch.einsum('bchw,nc->bnhw', features, embeddings.float())
         num_classes = len(self.text_classes)
         if logits.shape[1] == num_classes:
             return logits
