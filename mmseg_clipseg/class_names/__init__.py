@@ -1,8 +1,10 @@
 """Class names of the benchmarks, and parsing of user-given class lists.
 
 A names file has one class per line; a line may list synonyms separated by commas, the first
-being the canonical name (e.g. ``person, man, woman``). The files shipped here are named after
-the benchmark keys (``voc20.txt``, ``cityscapes.txt``, ...).
+being the canonical name (e.g. ``person, man, woman``). Lines starting with ``#`` are comments
+and blank lines at the end are ignored; a blank line between classes is an error (it would
+shift every later class index). The files shipped here are named after the benchmark keys
+(``voc20.txt``, ``cityscapes.txt``, ...); ``peers/<peer>/<key>.txt`` are the peers' own.
 """
 import os.path as osp
 from pathlib import Path
@@ -22,8 +24,14 @@ def available_benchmarks() -> List[str]:
 
 def parse_class(entry: Union[str, Sequence[str]], where: str) -> Tuple[str, ...]:
     """One class as a tuple of names: ``'person, man'`` or ``['person', 'man']``."""
-    names = entry.split(',') if isinstance(entry, str) else list(entry)
-    names = tuple(str(name).strip() for name in names)
+    if isinstance(entry, str):
+        names = entry.split(',')
+    elif isinstance(entry, Sequence) and all(isinstance(name, str) for name in entry):
+        names = list(entry)
+    else:
+        raise UserInputError(f'{where}: a class is a name, comma-separated synonyms or a list '
+                             f'of synonyms (strings); got {entry!r}')
+    names = tuple(name.strip() for name in names)
     if not names or any(not name for name in names):
         raise UserInputError(f'{where}: empty class name in {entry!r}. Give every class a name; '
                              'synonyms are separated by commas.')
@@ -31,10 +39,16 @@ def parse_class(entry: Union[str, Sequence[str]], where: str) -> Tuple[str, ...]
 
 
 def _read_names_file(path: str) -> ClassNames:
-    lines = Path(path).read_text(encoding='utf-8').splitlines()
-    while lines and not lines[-1].strip():
+    try:
+        text = Path(path).read_text(encoding='utf-8-sig')
+    except UnicodeDecodeError as error:
+        raise UserInputError(f'Names file {path!r} is not UTF-8 text ({error.reason} at byte '
+                             f'{error.start}); save it as UTF-8.') from error
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1)
+             if not line.lstrip().startswith('#')]
+    while lines and not lines[-1][1].strip():
         lines.pop()
-    return [parse_class(line, f'{path}, line {number}') for number, line in enumerate(lines, 1)]
+    return [parse_class(line, f'{path}, line {number}') for number, line in lines]
 
 
 def load_class_names(spec: ClassNamesSpec) -> ClassNames:
@@ -58,15 +72,21 @@ def load_class_names(spec: ClassNamesSpec) -> ClassNames:
             classes = _read_names_file(str(packaged))
         elif osp.isfile(spec):
             classes = _read_names_file(spec)
+        elif osp.isdir(spec):
+            raise UserInputError(f'class_names={spec!r} is a folder; give a names file (one '
+                                 'class per line) or a benchmark key.')
         else:
             raise MissingFileError(
                 f'class_names={spec!r} is neither a benchmark key nor a names file. '
                 f'Benchmark keys: {", ".join(available_benchmarks())}; a names file has '
                 'one class per line.')
         source = spec
-    else:
+    elif isinstance(spec, Sequence):
         classes = [parse_class(entry, f'class {index}') for index, entry in enumerate(spec)]
         source = 'the class list'
+    else:
+        raise UserInputError(f'class_names must be a benchmark key, a names file or a list of '
+                             f'classes; got {spec!r}')
     if not classes:
         raise UserInputError(f'{source} has no classes; give at least one class name.')
     canonical = [names[0] for names in classes]

@@ -7,15 +7,20 @@ user cache folder (``$MMSEG_CLIPSEG_CACHE``, else ``$XDG_CACHE_HOME/mmseg_clipse
 """
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
+from mmengine.logging import print_log
 
-# Bump when the way embeddings are computed changes, so that old entries are not reused.
-_FORMAT_VERSION = 1
+# Bump when the way embeddings are computed or stored changes, so that old entries are not
+# reused.
+_FORMAT_VERSION = 2
+# Warnings already given, for those given once per process.
+_warned: set = set()
 
 
 def cache_dir() -> Path:
@@ -37,21 +42,58 @@ def cache_key(weights_identity: str, classes: Sequence[Sequence[str]],
     return hashlib.sha256(payload.encode('utf-8')).hexdigest()
 
 
-def load(key: str) -> Optional[torch.Tensor]:
-    """The cached embeddings for ``key``, or None if absent or unreadable."""
+def load(key: str, num_rows: int) -> Optional[torch.Tensor]:
+    """The cached embeddings for ``key``, or None if absent or not trustworthy.
+
+    An entry is used only if it holds its own key, and ``num_rows`` finite, unit-norm fp32
+    rows; anything else (a damaged, truncated or foreign file) is recomputed, with a warning.
+    """
     path = cache_dir() / f'{key}.pt'
     if not path.is_file():
         return None
     try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception:  # a damaged entry is recomputed, not fatal
+        entry = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises many types for unreadable files
+        _warn(f'ignoring unreadable text-embedding cache entry {path} ({error})')
         return None
+    embeddings = entry.get('embeddings') if isinstance(entry, dict) else None
+    problem = _problem(entry, embeddings, key, num_rows)
+    if problem:
+        _warn(f'ignoring text-embedding cache entry {path}: {problem}')
+        return None
+    return embeddings
+
+
+def _problem(entry: object, embeddings: object, key: str, num_rows: int) -> Optional[str]:
+    if not isinstance(entry, dict) or entry.get('key') != key:
+        return 'it was written for other names, templates or weights'
+    if not isinstance(embeddings, torch.Tensor) or embeddings.dtype != torch.float32 \
+            or embeddings.dim() != 2 or embeddings.shape[0] != num_rows:
+        return f'expected a float32 tensor with {num_rows} rows'
+    if not torch.isfinite(embeddings).all():
+        return 'it holds non-finite values'
+    if not torch.allclose(embeddings.norm(dim=-1), torch.ones(()), atol=1e-3):
+        return 'its rows are not unit-norm'
+    return None
 
 
 def save(key: str, embeddings: torch.Tensor) -> None:
-    """Store embeddings atomically (several processes may write the same entry)."""
+    """Store embeddings atomically (several processes may write the same entry). The cache
+    is optional: a folder that cannot be written is reported once, never fatal."""
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix='.tmp', delete=False) as handle:
-        torch.save(embeddings.detach().cpu(), handle)
-    os.replace(handle.name, folder / f'{key}.pt')
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix='.tmp', delete=False) as handle:
+            torch.save(dict(key=key, embeddings=embeddings.detach().float().cpu()), handle)
+        os.replace(handle.name, folder / f'{key}.pt')
+    except OSError as error:
+        _warn(f'could not write the text-embedding cache in {folder} ({error}); continuing '
+              'without it. Set MMSEG_CLIPSEG_CACHE to a writable folder to keep embeddings '
+              'between runs.', once=True)
+
+
+def _warn(message: str, once: bool = False) -> None:
+    if once and message in _warned:
+        return
+    _warned.add(message)
+    print_log(message, logger='current', level=logging.WARNING)

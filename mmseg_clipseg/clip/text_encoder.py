@@ -5,9 +5,11 @@ from typing import List, Optional, Sequence, Tuple
 import open_clip
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from open_clip.transformer import text_global_pool
 from torch import nn
 
+from ..errors import UserInputError
 from . import text_cache
 from .templates import fill_template
 
@@ -16,6 +18,8 @@ from .templates import fill_template
 _END_OF_TEXT_POOLS = ('argmax', 'eos')
 # Precisions the text tower may run in on CUDA; embeddings are returned in fp32 either way.
 TEXT_PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+# Encodings of at least this many batches log their progress.
+_PROGRESS_MIN_BATCHES = 10
 
 
 class TextEmbedder(nn.Module):
@@ -114,16 +118,33 @@ class TextEmbedder(nn.Module):
         """
         device = self.device
         tokens = self.tokenizer(list(prompts))
+        lengths = (tokens != 0).sum(dim=1)
+        self._check_not_cut(prompts, lengths, tokens.shape[1])
         # Sorting by length makes each batch as short as its longest member allows.
-        order = torch.argsort((tokens != 0).sum(dim=1), stable=True)
-        encoded = torch.cat([
-            self.encode_tokens(tokens[order[start:start + self.batch_size]].to(device),
-                               truncate).float()
-            for start in range(0, len(prompts), self.batch_size)
-        ])
+        order = torch.argsort(lengths, stable=True)
+        starts = range(0, len(prompts), self.batch_size)
+        encoded = []
+        for count, start in enumerate(starts, 1):
+            encoded.append(self.encode_tokens(
+                tokens[order[start:start + self.batch_size]].to(device), truncate).float())
+            if len(starts) >= _PROGRESS_MIN_BATCHES and count % (len(starts) // 10) == 0:
+                print_log(f'text encoding: {min(start + self.batch_size, len(prompts))} / '
+                          f'{len(prompts)} prompts', logger='current')
+        encoded = torch.cat(encoded)
         embeddings = torch.empty_like(encoded)
         embeddings[order.to(device)] = encoded
         return F.normalize(embeddings, dim=-1)
+
+    @staticmethod
+    def _check_not_cut(prompts: Sequence[str], lengths: torch.Tensor, context: int) -> None:
+        """Refuse prompts that fill the whole context: the tokenizer cuts them silently, and
+        two long names could then get the same embedding."""
+        too_long = torch.nonzero(lengths >= context).flatten()
+        if len(too_long):
+            prompt = prompts[int(too_long[0])]
+            raise UserInputError(
+                f'The prompt {prompt!r} is longer than the text tower\'s context of {context} '
+                'tokens and would be cut; shorten the class name (or the template).')
 
     def class_embeddings(self, classes: Sequence[Sequence[str]], templates: Sequence[str],
                          cache_identity: Optional[str] = None) -> Tuple[torch.Tensor,
@@ -150,8 +171,8 @@ class TextEmbedder(nn.Module):
             precision = self.effective_precision
             identity = cache_identity if precision == 'fp32' else f'{cache_identity}|{precision}'
             key = text_cache.cache_key(identity, classes, templates)
-            cached = text_cache.load(key)
-            if cached is not None and cached.shape[0] == len(names):
+            cached = text_cache.load(key, num_rows=len(names))
+            if cached is not None:
                 return cached.to(self.device), class_index
         prompts = [fill_template(template, name) for name in names for template in templates]
         per_prompt = self.encode_prompts(prompts)
