@@ -12,6 +12,7 @@ import torch
 from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.cli import ConfigOptionsAction, load_config, parse_option_value
 from mmseg_clipseg.clip import TextEmbedder, load_clip, text_cache
+from mmseg_clipseg.engine.class_names_check import compare_class_names
 from mmseg_clipseg.errors import UserInputError
 
 CONFIG = 'configs/clipseg_vitb_voc20.py'
@@ -179,3 +180,31 @@ def test_typo_inside_a_config_file_is_refused(tmp_path):
 def test_config_that_is_a_folder(tmp_path):
     with pytest.raises(UserInputError, match='is a folder, not a file'):
         load_config(str(tmp_path))
+
+
+# --- class names against the dataset -----------------------------------------------------
+
+VOC = ['background', 'aeroplane', 'bicycle', 'bird', 'boat']
+
+
+def test_class_names_in_another_order_are_refused():
+    head = [('background', ), ('aeroplane', ), ('bird', ), ('bicycle', ), ('boat', )]
+    error, _ = compare_class_names(head, VOC)
+    assert "'bicycle' is class 2 of the dataset but class 3 of the head" in error
+
+
+def test_renamed_classes_and_background_names_pass_with_the_differences_listed():
+    head = [('sky', 'wall'), ('aeroplane', ), ('bicycle', ), ('bird', ), ('ship', 'boat')]
+    assert compare_class_names(head, VOC, skip_first=True) == (None, [])
+    head[4] = ('ship', )
+    assert compare_class_names(head, VOC, skip_first=True) == (None, ["4: 'boat' vs 'ship'"])
+    # Spelling variants are the same class.
+    assert compare_class_names([('potted plant', ), ('tv monitor', )],
+                               ['pottedplant', 'tvmonitor']) == (None, [])
+
+
+def test_a_different_names_list_is_refused():
+    error, _ = compare_class_names([('cat', ), ('dog', ), ('cow', )], ['road', 'car', 'cow'])
+    assert '2 of the 3 class names differ' in error
+    error, _ = compare_class_names([('cat', ), ('dog', )], VOC)
+    assert error == 'The head has 2 classes but the test dataset has 5.'
