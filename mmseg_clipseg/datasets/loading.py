@@ -15,8 +15,12 @@ class LoadUInt16Annotations(LoadAnnotations):
     458 and 846 and mark unlabeled pixels with 65535; their datasets and ``IoUMetric`` use
     ``ignore_index=65535``. 8-bit PNGs load unchanged as well.
 
-    Required keys: ``seg_map_path``, ``seg_fields``, ``reduce_zero_label``.
+    Required keys: ``seg_fields``, ``reduce_zero_label``; ``seg_map_path`` if there are labels.
     Added keys: ``gt_seg_map`` (np.ndarray, (H, W), the file's dtype, uint16 or uint8).
+
+    An image without ``seg_map_path`` passes through unchanged: mmseg's inference APIs
+    (``inference_model``, ``MMSegInferencer``) drop only a step named ``LoadAnnotations`` from
+    the test pipeline, so this loader still runs on images that have no labels.
 
     Args:
         backend_args (dict, optional): Arguments for the file backend, as in mmseg.
@@ -27,7 +31,9 @@ class LoadUInt16Annotations(LoadAnnotations):
         super().__init__(backend_args=backend_args, imdecode_backend='cv2')
 
     def _load_seg_map(self, results: dict) -> None:
-        path = results['seg_map_path']
+        path = results.get('seg_map_path')
+        if path is None:
+            return  # an image to segment, not a labelled test sample
         if results.get('reduce_zero_label') or results.get('label_map') is not None:
             raise ValueError(
                 f'LoadUInt16Annotations cannot apply reduce_zero_label or a class subset '

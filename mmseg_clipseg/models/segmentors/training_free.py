@@ -76,12 +76,16 @@ class TrainingFreeSegmentor(EncoderDecoder):
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 pretrained: Optional[str] = None,
                  **unsupported: Any) -> None:
-        if unsupported.get('train_cfg', 0) is None:
-            del unsupported['train_cfg']  # an explicit "no training" is fine
-        if unsupported:
+        # mmseg's init_model sets both to None: an explicit "no training, no weights" is fine.
+        refused = sorted(unsupported) + [
+            name for name, value in (('train_cfg', train_cfg), ('pretrained', pretrained))
+            if value is not None]
+        if refused:
             raise UserInputError(f'TrainingFreeSegmentor is training-free and does not take '
-                                 f'{sorted(unsupported)}.')
+                                 f'{refused}; the CLIP weights are set by model.clip.')
         backbone = dict(backbone)
         backbone.setdefault('clip', clip)
         decode_head = dict(decode_head)
