@@ -9,6 +9,6 @@ from . import compat
 compat.install()
 
 from . import clip  # noqa: E402,F401  (registers the package's open_clip model configs)
-from . import datasets, engine, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __version__ = '0.1.0'

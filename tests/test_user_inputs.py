@@ -208,3 +208,32 @@ def test_a_different_names_list_is_refused():
     assert '2 of the 3 class names differ' in error
     error, _ = compare_class_names([('cat', ), ('dog', )], VOC)
     assert error == 'The head has 2 classes but the test dataset has 5.'
+
+
+# --- labels the metric would drop --------------------------------------------------------
+
+def test_labels_outside_the_classes_are_reported(capsys):
+    from mmengine.logging import MMLogger
+    from mmengine.structures import PixelData
+    from mmseg.evaluation import IoUMetric
+    from mmseg.structures import SegDataSample
+
+    from mmseg_clipseg.evaluation import CheckedIoUMetric
+
+    MMLogger.get_instance('test_labels_outside')
+    metric = CheckedIoUMetric(iou_metrics=['mIoU'])
+    metric.dataset_meta = dict(classes=('a', 'b', 'c'))
+    samples = []
+    for label in ([[0, 1], [2, 255]], [[0, 7], [9, 1]]):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=torch.tensor([label]))
+        sample.pred_sem_seg = PixelData(data=torch.tensor([label]).clamp(max=2))
+        samples.append(sample.to_dict())
+    metric.process({}, samples)
+    reference = IoUMetric(iou_metrics=['mIoU'])
+    reference.dataset_meta = metric.dataset_meta
+    reference.process({}, samples)
+    checked = metric.compute_metrics(metric.results)
+    assert checked == reference.compute_metrics(reference.results)
+    assert '2 ground-truth pixels in 1 of 2 images have labels outside 0..2' in \
+        capsys.readouterr().out

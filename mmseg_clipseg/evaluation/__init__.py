@@ -1,0 +1,3 @@
+from .checked_iou_metric import CheckedIoUMetric
+
+__all__ = ['CheckedIoUMetric']
