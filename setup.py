@@ -21,8 +21,8 @@ setup(
     packages=find_packages(include=['mmseg_clipseg', 'mmseg_clipseg.*']),
     package_data={
         'mmseg_clipseg': [
-            'class_names/*.txt', 'clip/model_configs/*.json', 'clip/weights/*.gz',
-            'clip/weights/*.md', 'clip/weights/*.jsonl'
+            'class_names/*.txt', 'class_names/*/*/*.txt', 'clip/model_configs/*.json',
+            'clip/weights/*.gz', 'clip/weights/*.md', 'clip/weights/*.jsonl'
         ]
     },
     install_requires=requirements(),

@@ -3,4 +3,4 @@ _base_ = [
     './_base_/datasets/coco_stuff.py',
     './_base_/default_runtime.py',
 ]
-model = dict(decode_head=dict(class_names='coco_stuff'))
+model = dict(decode_head={{_base_.classification}})

@@ -3,5 +3,4 @@ _base_ = [
     './_base_/datasets/coco_object.py',
     './_base_/default_runtime.py',
 ]
-# bg_threshold = prob_thd of SCLIP's and NACLIP's configs/cfg_coco_object.py
-model = dict(decode_head=dict(class_names='coco_object', bg_threshold=0.1))
+model = dict(decode_head={{_base_.classification}})

@@ -13,6 +13,6 @@ model = dict(
     decode_head=dict(class_names='synthetic',
                      templates=['a photo of {}.', 'a picture of {}.', '{}.']),
     # 64x64 images = the training resolution: one window per image (see the dataset config).
-    test_cfg=dict(mode='whole', crop_size=(64, 64), stride=(64, 64), crop_batch_size=8),
+    test_cfg=dict(mode='whole', crop_size=(64, 64), stride=(64, 64)),
 )
 default_hooks = dict(logger=dict(interval=10))

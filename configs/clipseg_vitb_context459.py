@@ -3,4 +3,4 @@ _base_ = [
     './_base_/datasets/context459.py',
     './_base_/default_runtime.py',
 ]
-model = dict(decode_head=dict(class_names='context459'))
+model = dict(decode_head={{_base_.classification}})

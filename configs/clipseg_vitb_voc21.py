@@ -3,5 +3,4 @@ _base_ = [
     './_base_/datasets/voc21.py',
     './_base_/default_runtime.py',
 ]
-# bg_threshold = prob_thd of SCLIP's and NACLIP's configs/cfg_voc21.py
-model = dict(decode_head=dict(class_names='voc21', bg_threshold=0.1))
+model = dict(decode_head={{_base_.classification}})

@@ -1,6 +1,7 @@
 """The 80 benchmark configs: model, dataset, class names and protocol as BENCHMARKS.md says."""
 import itertools
 import json
+import os
 import runpy
 from pathlib import Path
 
@@ -40,6 +41,14 @@ DATASET_TYPES = {
 BACKGROUND = {'voc21', 'context60', 'coco_object'}
 WIDE_LABELS = {'context459', 'ade847'}  # 16-bit label maps, 65535 = ignore
 CASES = list(itertools.product(MODELS, DATASET_TYPES))
+# Names of the background class on VOC21 and COCO-Object (PEERS.md).
+STUFF_BACKGROUND_NAMES = [
+    'sky', 'wall', 'tree', 'wood', 'grass', 'road', 'sea', 'river', 'mountain', 'sands', 'desk',
+    'bed', 'building', 'cloud', 'lamp', 'door', 'window', 'wardrobe', 'ceiling', 'shelf',
+    'curtain', 'stair', 'floor', 'hill', 'rail', 'fence'
+]
+EXPECTED_WORKERS = max(1, min(8, (os.cpu_count() or 1)
+                              // int(os.environ.get('LOCAL_WORLD_SIZE', 1))))
 
 
 def test_every_benchmark_has_a_config_per_model():
@@ -54,10 +63,20 @@ def test_config(model, key):
 
     head = cfg.model.decode_head
     assert head.class_names == key
+    assert 'bg_threshold' not in head  # replaced by background / prob_thd
     if key in BACKGROUND:
-        assert 0.0 < head.bg_threshold < 1.0
+        # METHOD.md, Classification: class 0 is a text class; prob_thd as SCLIP and NACLIP.
+        assert head.background == 'text'
+        assert head.prob_thd == 0.1
+        assert head.get('background_names') == (
+            None if key == 'context60' else STUFF_BACKGROUND_NAMES)
     else:
-        assert head.get('bg_threshold') is None
+        assert head.get('background') is None
+        assert head.get('prob_thd', 0.0) == 0.0
+        assert head.get('background_names') is None
+    assert head.get('area_thd') is None
+    # The benchmark's head settings are stated once, in its dataset base.
+    assert {name: head[name] for name in cfg.classification} == cfg.classification
 
     dataset = cfg.test_dataloader.dataset
     assert dataset.type == DATASET_TYPES[key]
@@ -69,9 +88,33 @@ def test_config(model, key):
     # TCL protocol: labels load after the resize to a short side of 448.
     assert steps == ['LoadImageFromFile', 'Resize', loader, 'PackSegInputs']
     assert dataset.pipeline[1].scale == (2048, 448) and dataset.pipeline[1].keep_ratio
+    # The loader's workers follow the machine (tcl_protocol.py).
+    assert cfg.test_dataloader.num_workers == EXPECTED_WORKERS
+    assert cfg.test_dataloader.pin_memory and cfg.test_dataloader.persistent_workers
+    assert cfg.model.test_cfg.crop_batch_size == 8
     ignore_index = 65535 if key in WIDE_LABELS else 255
     assert dataset.get('ignore_index', 255) == ignore_index
     assert cfg.test_evaluator.get('ignore_index', 255) == ignore_index
+
+
+def test_benchmark_configs_are_only_their_bases():
+    for model, key in CASES:
+        text = (REPO / 'configs' / f'clipseg_{model}_{key}.py').read_text()
+        assert text == (f"_base_ = [\n    './_base_/models/clipseg_{model}.py',\n"
+                        f"    './_base_/datasets/{key}.py',\n"
+                        "    './_base_/default_runtime.py',\n]\n"
+                        'model = dict(decode_head={{_base_.classification}})\n')
+
+
+def test_crop_batch_size_default_is_set_once():
+    files = [path.relative_to(REPO / 'configs').as_posix()
+             for path in (REPO / 'configs').rglob('*.py') if 'crop_batch_size' in path.read_text()]
+    assert files == ['_base_/models/clipseg.py']
+
+
+def test_the_background_names_are_line_one_of_the_peers_file():
+    assert list(load_class_names('peers/sclip/voc21')[0]) == STUFF_BACKGROUND_NAMES
+    assert list(load_class_names('peers/sclip/coco_object')[0]) == STUFF_BACKGROUND_NAMES
 
 
 @pytest.mark.parametrize('key', DATASET_TYPES)

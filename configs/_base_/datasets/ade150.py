@@ -7,3 +7,7 @@ test_dataloader = dict(
         data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
     ),
 )
+
+# The head's classes on this benchmark (METHOD.md, Classification); each
+# configs/clipseg_<model>_<benchmark>.py passes them to model.decode_head.
+classification = dict(class_names='ade150')

@@ -7,3 +7,7 @@ test_dataloader = dict(
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
     ),
 )
+
+# The head's classes on this benchmark (METHOD.md, Classification); each
+# configs/clipseg_<model>_<benchmark>.py passes them to model.decode_head.
+classification = dict(class_names='cityscapes')

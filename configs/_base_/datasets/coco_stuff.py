@@ -7,3 +7,7 @@ test_dataloader = dict(
         data_prefix=dict(img_path='images/val2017', seg_map_path='annotations/val2017'),
     ),
 )
+
+# The head's classes on this benchmark (METHOD.md, Classification); each
+# configs/clipseg_<model>_<benchmark>.py passes them to model.decode_head.
+classification = dict(class_names='coco_stuff')

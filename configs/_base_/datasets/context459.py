@@ -8,3 +8,7 @@ test_dataloader = dict(
         ann_file='ImageSets/SegmentationContext/val.txt',
     ),
 )
+
+# The head's classes on this benchmark (METHOD.md, Classification); each
+# configs/clipseg_<model>_<benchmark>.py passes them to model.decode_head.
+classification = dict(class_names='context459')

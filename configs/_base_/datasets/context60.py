@@ -8,3 +8,10 @@ test_dataloader = dict(
         ann_file='ImageSets/SegmentationContext/val.txt',
     ),
 )
+
+# The head's classes on this benchmark (METHOD.md, Classification); each
+# configs/clipseg_<model>_<benchmark>.py passes them to model.decode_head. Class 0 is a
+# text class named by its own line of context60.txt ('background'), and a pixel whose top
+# class probability is below prob_thd is labelled 0 as well (both as SCLIP and NACLIP,
+# configs/cfg_context60.py).
+classification = dict(class_names='context60', background='text', prob_thd=0.1)

@@ -1,5 +1,5 @@
 # Pascal VOC 2012 val with background (21 classes, 0 = background), TCL protocol.
-_base_ = ['./tcl_protocol.py']
+_base_ = ['./tcl_protocol.py', './stuff_background.py']
 test_dataloader = dict(
     dataset=dict(
         type='PascalVOCDataset',
@@ -8,3 +8,10 @@ test_dataloader = dict(
         ann_file='ImageSets/Segmentation/val.txt',
     ),
 )
+
+# The head's classes on this benchmark (METHOD.md, Classification); each
+# configs/clipseg_<model>_<benchmark>.py passes them to model.decode_head. Class 0 is a
+# text class named by the 26 stuff names, and a pixel whose top class probability is
+# below prob_thd is labelled 0 as well (both as SCLIP and NACLIP, configs/cfg_voc21.py).
+classification = dict(class_names='voc21', background='text',
+                      background_names={{_base_.stuff_background_names}}, prob_thd=0.1)

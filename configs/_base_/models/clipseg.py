@@ -24,7 +24,6 @@ model = dict(
         class_names=None,  # set by each benchmark config
         templates='openai_imagenet',
         logit_scale=50.0,
-        bg_threshold=None,
         text_cache=True,
     ),
     # TCL protocol: 448x448 windows, stride 224; crops go through the backbone in chunks.

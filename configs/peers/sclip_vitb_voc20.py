@@ -1,0 +1,9 @@
+# SCLIP on VOC20, as its configs/cfg_voc20.py sets it; short side 336.
+# The rest of the protocol is in _base_/sclip.py.
+_base_ = [
+    './_base_/sclip.py',
+    '../_base_/datasets/voc20.py',
+    '../_base_/default_runtime.py',
+]
+test_dataloader = dict(dataset=dict(pipeline={{_base_.pipeline_336}}))
+model = dict(decode_head=dict(class_names='peers/sclip/voc20'))
