@@ -28,7 +28,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch.profiler import ProfilerActivity, profile
 
-from mmseg_clipseg.apis import load_config, run_cli
+from mmseg_clipseg.cli import load_config, run_cli
 from mmseg_clipseg.clip import resolve_templates
 
 SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')

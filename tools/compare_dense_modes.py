@@ -25,7 +25,7 @@ from mmengine.runner import Runner
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
-from mmseg_clipseg.apis import check_data_root, load_config, run_cli
+from mmseg_clipseg.cli import check_data_root, load_config, run_cli
 from mmseg_clipseg.datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
 
 DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')

@@ -20,7 +20,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from PIL import Image
 
-from mmseg_clipseg.apis import load_config, run_cli
+from mmseg_clipseg.cli import load_config, run_cli
 from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.errors import MissingFileError, UserInputError
 from mmseg_clipseg.visualization import class_areas, render_overlay

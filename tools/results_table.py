@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.errors import MissingFileError, UserInputError
 
 # Benchmark key -> column title, in the paper's column order.

@@ -15,7 +15,7 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmseg_clipseg.apis import check_data_root, load_config, run_cli
+from mmseg_clipseg.cli import check_data_root, load_config, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 Mistakes in the input (a missing folder, a file that is not what the benchmark's release
 ships) raise :class:`~mmseg_clipseg.errors.UserInputError`;
-:func:`mmseg_clipseg.apis.run_cli` prints them without a traceback.
+:func:`mmseg_clipseg.cli.run_cli` prints them without a traceback.
 """
 import argparse
 import os

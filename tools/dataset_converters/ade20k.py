@@ -11,7 +11,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.conversion import (check_label_values, list_files, require_dir,
                                                require_files)
 

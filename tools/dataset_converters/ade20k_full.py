@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.conversion import (list_files, progress, require_dir,
                                                require_files, write_label_png)
 from mmseg_clipseg.datasets.label_tables import ade20k_full_class_index, ade847_table

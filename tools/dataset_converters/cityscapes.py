@@ -12,7 +12,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.conversion import (list_files, remap_label_files, require_dir)
 from mmseg_clipseg.datasets.label_tables import cityscapes_table
 

@@ -9,7 +9,7 @@ in id order, every stuff class 0 (background), unlabeled pixels stay 255 (ignore
 """
 import sys
 
-from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.conversion import coco_label_converter
 from mmseg_clipseg.datasets.label_tables import coco_object_table
 

@@ -10,7 +10,7 @@ Expects the COCO 2017 images in ``images/val2017`` and the official
 """
 import sys
 
-from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.conversion import coco_label_converter
 from mmseg_clipseg.datasets.label_tables import coco_stuff_table
 

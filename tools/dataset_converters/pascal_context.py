@@ -28,7 +28,7 @@ from typing import List, Optional
 import numpy as np
 import scipy.io
 
-from mmseg_clipseg.apis import run_cli
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.conversion import (apply_table, progress, read_split,
                                                require_dir, require_files, write_label_png,
                                                write_split)
