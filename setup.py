@@ -1,8 +1,20 @@
+import shutil
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+# A regular (not editable) install carries the configs inside the package, as mmseg's
+# `.mim` folder does, so that `mmseg_clipseg.apis.init_segmentor('vitb')` finds them.
+PACKAGED_CONFIGS = HERE / 'mmseg_clipseg' / '.mim' / 'configs'
+
+
+def package_configs() -> None:
+    if PACKAGED_CONFIGS.exists():
+        shutil.rmtree(PACKAGED_CONFIGS)
+    if {'bdist_wheel', 'install', 'sdist', 'build'} & set(sys.argv):
+        shutil.copytree(HERE / 'configs', PACKAGED_CONFIGS)
 
 
 def requirements() -> list:
@@ -10,6 +22,7 @@ def requirements() -> list:
     return [line.strip() for line in lines if line.strip() and not line.startswith('#')]
 
 
+package_configs()
 setup(
     name='mmseg-clipseg',
     version='0.1.0',
@@ -22,7 +35,8 @@ setup(
     package_data={
         'mmseg_clipseg': [
             'class_names/*.txt', 'class_names/*/*/*.txt', 'clip/model_configs/*.json',
-            'clip/weights/*.gz', 'clip/weights/*.md', 'clip/weights/*.jsonl'
+            'clip/weights/*.gz', 'clip/weights/*.md', 'clip/weights/*.jsonl',
+            '.mim/configs/*.py', '.mim/configs/*/*.py', '.mim/configs/*/*/*.py'
         ]
     },
     install_requires=requirements(),
