@@ -1,33 +1,46 @@
-"""open_clip loading: names, tags, local checkpoints, packaged weights, once per process.
+"""open_clip loading: names, tags, local checkpoints, packaged weights, local-dir:/hf-hub:
+folders, safe reading and error messages.
 
 Only tiny models or random initialisation; nothing here may download.
 """
 import gzip
+import json
 import os
+import time
+import warnings
 
+import huggingface_hub.constants
 import open_clip
+import open_clip.factory
 import pytest
 import torch
 from open_clip.model import CLIP
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
+from torch import nn
 
 from mmseg_clipseg.clip import loader
-from mmseg_clipseg.clip.loader import CLIPConfig, load_clip, packaged_weights
+from mmseg_clipseg.clip.loader import (CLIPConfig, clear_clip_cache, load_clip,
+                                       packaged_weights)
 from mmseg_clipseg.errors import MissingFileError, UserInputError
 
 TINY = 'clipseg-test-tiny'
+SYNTH = dict(model_name='clipseg-tiny-synth', pretrained='synthetic')
 
 
 @pytest.fixture(autouse=True)
 def _never_download(monkeypatch):
-    """Fail loudly if anything asks open_clip for pretrained weights."""
+    """Fail loudly if anything asks open_clip for weights it would have to download."""
     real_create_model = open_clip.create_model
 
     def create_model(model_name, pretrained=None, **kwargs):
-        assert pretrained is None, f'test tried to download {model_name}/{pretrained}'
-        return real_create_model(model_name, pretrained=None, **kwargs)
+        assert pretrained is None or os.path.isfile(pretrained), \
+            f'test tried to download {model_name}/{pretrained}'
+        return real_create_model(model_name, pretrained=pretrained, **kwargs)
 
     monkeypatch.setattr(open_clip, 'create_model', create_model)
+    # huggingface_hub reads HF_HUB_OFFLINE when imported; set both for hf-hub: names.
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
 
 
 @pytest.fixture(scope='module')
@@ -41,9 +54,15 @@ def _assert_weights_equal(model, state):
     model_state = model.state_dict()
     assert set(model_state) == set(state)
     for name, parameter in model.named_parameters():
-        assert torch.equal(parameter.detach(), state[name]), name
+        assert torch.equal(parameter.detach(), state[name].to(parameter.dtype)), name
     for name, value in model_state.items():
-        assert torch.equal(value, state[name]), name
+        assert torch.equal(value, state[name].to(value.dtype)), name
+
+
+def _assert_one_line_without_network_talk(error):
+    message = str(error)
+    assert '\n' not in message
+    assert 'internet' not in message.lower() and 'offline' not in message.lower()
 
 
 def test_seeds_give_different_weights(seed1_state):
@@ -58,6 +77,7 @@ def test_unknown_model_name_suggests_close_matches():
         load_clip(dict(model_name='ViT-B-61', pretrained=None))
     assert 'ViT-B-16' in str(info.value)
     assert 'Did you mean' in str(info.value)
+    assert 'local-dir:' in str(info.value) and 'hf-hub:' in str(info.value)
 
 
 def test_unknown_pretrained_tag_lists_the_model_tags():
@@ -77,6 +97,16 @@ def test_missing_checkpoint_file_names_the_path(tmp_path):
     assert isinstance(info.value, FileNotFoundError)
 
 
+def test_folder_given_as_checkpoint_says_so(tmp_path):
+    with pytest.raises(UserInputError, match='is a folder, not a file') as info:
+        load_clip(dict(model_name=TINY, pretrained=str(tmp_path)))
+    assert 'checkpoint file inside' in str(info.value)
+    (tmp_path / 'open_clip_config.json').write_text('{}')
+    with pytest.raises(UserInputError, match='is a folder, not a file') as info:
+        load_clip(dict(model_name=TINY, pretrained=str(tmp_path)))
+    assert f'local-dir:{tmp_path}' in str(info.value)
+
+
 def test_load_plain_state_dict(tmp_path, seed1_state):
     path = tmp_path / 'tiny_plain.pt'
     torch.save(seed1_state, path)
@@ -88,6 +118,13 @@ def test_load_wrapped_state_dict_with_module_prefixes(tmp_path, seed1_state):
     path = tmp_path / 'tiny_wrapped.pth'
     torch.save({'state_dict': {f'module.{key}': value for key, value in seed1_state.items()},
                 'epoch': 3}, path)
+    model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    _assert_weights_equal(model, seed1_state)
+
+
+def test_load_state_dict_under_model_key(tmp_path, seed1_state):
+    path = tmp_path / 'tiny_model_key.pth'
+    torch.save({'model': seed1_state, 'epoch': 3}, path)
     model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
     _assert_weights_equal(model, seed1_state)
 
@@ -119,6 +156,59 @@ def test_checkpoint_path_with_tilde_is_expanded(tmp_path, seed1_state, monkeypat
     _assert_weights_equal(model, seed1_state)
 
 
+class _Holder(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def _save_torchscript(state, path):
+    """A TorchScript archive whose state dict is ``state``, like OpenAI's .pt files."""
+    root = _Holder()
+    for key, value in state.items():
+        *parents, leaf = key.split('.')
+        module = root
+        for part in parents:
+            if not hasattr(module, part):
+                module.add_module(part, _Holder())
+            module = getattr(module, part)
+        module.register_buffer(leaf, value.clone())
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.jit.script(root).save(str(path))
+
+
+def test_load_openai_style_torchscript_archive(tmp_path, seed1_state):
+    path = tmp_path / 'ViT-tiny.pt'
+    metadata = dict(input_resolution=torch.tensor(64), context_length=torch.tensor(77),
+                    vocab_size=torch.tensor(49408))
+    # OpenAI's archives are fp16.
+    _save_torchscript({**{key: value.half() for key, value in seed1_state.items()},
+                       **metadata}, path)
+    with pytest.raises(Exception), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # why the loader converts it: open_clip refuses it
+        open_clip.create_model(TINY, pretrained=str(path))
+    model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    _assert_weights_equal(model, {key: value.half() for key, value in seed1_state.items()})
+    assert model.visual.conv1.weight.dtype == torch.float32
+
+
+def test_positional_embedding_of_another_image_size_is_resized(tmp_path, seed1_state):
+    """open_clip interpolates the position embeddings of a checkpoint for another grid."""
+    torch.manual_seed(0)
+    small = CLIP(embed_dim=32,
+                 vision_cfg=dict(image_size=32, layers=6, width=64, head_width=16,
+                                 patch_size=8),
+                 text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=4,
+                               layers=2))
+    state = small.state_dict()
+    path = tmp_path / 'small_grid.pt'
+    torch.save(state, path)
+    model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    assert state['visual.positional_embedding'].shape == (4 * 4 + 1, 64)
+    assert model.visual.positional_embedding.shape == (8 * 8 + 1, 64)
+    assert torch.equal(model.visual.conv1.weight, state['visual.conv1.weight'])
+
+
 def _other_clip(vision_layers: int, vision_width: int) -> CLIP:
     torch.manual_seed(0)
     return CLIP(embed_dim=32,
@@ -135,8 +225,12 @@ def test_checkpoint_of_another_model_does_not_fit(tmp_path, vision_layers, visio
     torch.save(_other_clip(vision_layers, vision_width).state_dict(), path)
     with pytest.raises(UserInputError, match='does not fit') as info:
         load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
-    assert str(path) in str(info.value)
-    assert TINY in str(info.value)
+    message = str(info.value)
+    assert str(path) in message
+    assert TINY in message
+    assert 'wrong model_name?' in message
+    assert ('size mismatch' if vision_width != 64 else 'Missing key') in message
+    _assert_one_line_without_network_talk(info.value)
 
 
 class _Payload:
@@ -155,19 +249,112 @@ def test_pickled_object_is_refused_without_running_it(tmp_path, wrap):
     payload = _Payload(marker)
     path = tmp_path / 'evil.pt'
     torch.save({'visual.proj': torch.zeros(1), 'extra': payload} if wrap else payload, path)
-    with pytest.raises(UserInputError, match='Could not read checkpoint'):
+    with pytest.raises(UserInputError, match='Could not read checkpoint') as info:
         load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    assert 'pickled Python objects' in str(info.value)
+    assert 'mkdir' in str(info.value)
+    assert '\n' not in str(info.value)
     assert not os.path.exists(marker)
 
 
-def test_checkpoint_holding_no_state_dict_is_refused(tmp_path):
-    path = tmp_path / 'list.pt'
-    torch.save([torch.zeros(2)], path)
-    with pytest.raises(UserInputError, match='not a state dict'):
+class _TypeErrorTrigger:
+    """A tensor whose legacy 5-tuple state makes torch's weights-only unpickler raise
+    TypeError (full pickle accepts it): open_clip then retries torch.load without
+    weights_only."""
+
+    def __reduce__(self):
+        storage = torch.storage.TypedStorage(wrap_storage=torch.zeros(1).untyped_storage(),
+                                             dtype=torch.float32, _internal=True)
+        from collections import OrderedDict
+        return (torch._utils._rebuild_tensor_v2,
+                (storage, 0, (1,), (1,), False, OrderedDict()),
+                (torch.zeros(1), False, None, False, None))
+
+
+def _save_type_error_payload(path, marker):
+    torch.save({'a': _TypeErrorTrigger(), 'b': _Payload(marker)}, path)
+
+
+def test_type_error_fallback_of_open_clip_runs_no_code(tmp_path, monkeypatch):
+    """With torch < 2.6 or TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, open_clip's load_state_dict
+    would unpickle this file; the loader refuses it first."""
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    marker = str(tmp_path / 'code_ran')
+    path = tmp_path / 'evil_type_error.pt'
+    _save_type_error_payload(path, marker)
+    with pytest.raises(UserInputError, match='not a readable checkpoint'):
+        load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    assert not os.path.exists(marker)
+    # The same file in a local-dir: folder is checked before open_clip reads it.
+    folder = tmp_path / 'folder'
+    folder.mkdir()
+    (folder / 'open_clip_config.json').write_text(
+        json.dumps({'model_cfg': open_clip.get_model_config(TINY)}))
+    _save_type_error_payload(folder / 'open_clip_pytorch_model.bin', marker)
+    with pytest.raises(UserInputError, match='not a readable checkpoint'):
+        load_clip(dict(model_name=f'local-dir:{folder}'))
+    assert not os.path.exists(marker)
+
+
+def test_open_clip_downloads_are_loaded_weights_only(tmp_path, monkeypatch):
+    """Files open_clip downloads itself cannot be checked first: inside the loader's guard
+    open_clip's retry without weights_only is weights-only too."""
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    monkeypatch.delenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', raising=False)
+    marker = str(tmp_path / 'code_ran')
+    path = tmp_path / 'evil_type_error.pt'
+    _save_type_error_payload(path, marker)
+    with loader._weights_only_torch_loads(), pytest.raises(Exception):
+        open_clip.factory.load_state_dict(str(path))
+    assert not os.path.exists(marker)
+    assert os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] == '1'
+    assert 'TORCH_FORCE_WEIGHTS_ONLY_LOAD' not in os.environ
+
+
+@pytest.mark.parametrize('content, match', [
+    ([torch.zeros(2)], 'holds a list, not a state dict'),
+    ({}, 'not a state dict'),
+    ({'epoch': 3, 'step': 10}, 'not a state dict'),
+])
+def test_checkpoint_holding_no_state_dict_is_refused(tmp_path, content, match):
+    path = tmp_path / 'no_state.pt'
+    torch.save(content, path)
+    with pytest.raises(UserInputError, match=match):
         load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
 
 
-def test_load_clip_is_once_per_process(monkeypatch):
+def _corrupt(tmp_path, kind, seed1_state):
+    safetensors = tmp_path / 'good.safetensors'
+    save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(safetensors))
+    pt = tmp_path / 'good.pt'
+    torch.save(seed1_state, pt)
+    name, data = {
+        'junk-pt': ('junk.pt', b'hello, this is not a checkpoint at all'),
+        'truncated-pt': ('cut.pt', pt.read_bytes()[:5000]),
+        'junk-safetensors': ('junk.safetensors', b'hello, not safetensors'),
+        'truncated-safetensors': ('cut.safetensors', safetensors.read_bytes()[:5000]),
+        'not-gzip': ('plain.pt.gz', pt.read_bytes()),
+        'truncated-gzip': ('cut.safetensors.gz',
+                           gzip.compress(safetensors.read_bytes())[:5000]),
+        'gzip-of-junk': ('junk.safetensors.gz', gzip.compress(b'not safetensors')),
+    }[kind]
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize('kind', ['junk-pt', 'truncated-pt', 'junk-safetensors',
+                                  'truncated-safetensors', 'not-gzip', 'truncated-gzip',
+                                  'gzip-of-junk'])
+def test_unreadable_checkpoint_gives_one_clear_line(tmp_path, seed1_state, kind):
+    path = _corrupt(tmp_path, kind, seed1_state)
+    with pytest.raises(UserInputError, match='is not a readable checkpoint file') as info:
+        load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    assert str(path) in str(info.value)
+    _assert_one_line_without_network_talk(info.value)
+
+
+def test_load_clip_reads_a_checkpoint_once_per_process(tmp_path, seed1_state, monkeypatch):
     calls = []
     counted_create_model = open_clip.create_model
 
@@ -176,22 +363,32 @@ def test_load_clip_is_once_per_process(monkeypatch):
         return counted_create_model(*args, **kwargs)
 
     monkeypatch.setattr(open_clip, 'create_model', create_model)
-    config = dict(model_name=TINY, pretrained=None, init_seed=12345)
+    path = tmp_path / 'once.safetensors'
+    save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(path))
+    config = dict(model_name=TINY, pretrained=str(path))
     first = load_clip(config)
-    assert load_clip(dict(config)) is first
-    assert load_clip(CLIPConfig(**config)) is first
+    second = load_clip(CLIPConfig(**config))
     assert len(calls) == 1
-    assert not first.training
-    assert load_clip(dict(config, init_seed=12346)) is not first
-    assert len(calls) == 2
+    assert second is not first
+    assert not first.training and not second.training
+    _assert_weights_equal(second, seed1_state)
 
 
 def test_random_init_is_reproducible_after_cache_clear():
     config = dict(model_name=TINY, pretrained=None, init_seed=777)
     state = {key: value.clone() for key, value in load_clip(config).state_dict().items()}
-    loader._load_clip_cached.cache_clear()
+    clear_clip_cache()
     rebuilt = load_clip(config)
     _assert_weights_equal(rebuilt, state)
+
+
+def test_loading_leaves_the_global_random_state_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    clear_clip_cache()
+    load_clip(dict(model_name=TINY, pretrained=None, init_seed=778))
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_from_value_validates():
@@ -205,6 +402,7 @@ def test_from_value_validates():
     config = CLIPConfig(model_name=TINY)
     assert CLIPConfig.from_value(config) is config
     assert CLIPConfig.from_value(dict(model_name=TINY)) == config
+    assert CLIPConfig.from_value(dict(model_name=TINY, cache_dir='/x')).cache_dir == '/x'
 
 
 def test_non_vit_model_is_rejected():
@@ -214,23 +412,57 @@ def test_non_vit_model_is_rejected():
     assert 'ModifiedResNet' in str(info.value)
 
 
-def test_failing_tag_download_tells_how_to_use_a_file(monkeypatch):
-    loader._load_clip_cached.cache_clear()
+def _fail_tag_download(monkeypatch, error):
+    seen = {}
 
     def create_model(model_name, pretrained=None, **kwargs):
+        seen.update(kwargs, pretrained=pretrained)
         if pretrained is not None:
-            raise OSError('Network is unreachable')
+            raise error
         raise AssertionError('a tag must not fall back to random weights')
 
     monkeypatch.setattr(open_clip, 'create_model', create_model)
+    return seen
+
+
+def _download_error(cause):
+    """The chain open_clip raises when the hub cannot be reached: RuntimeError from
+    FileNotFoundError from the hub's error."""
+    try:
+        try:
+            try:
+                raise cause
+            except Exception as error:
+                raise FileNotFoundError(f'Failed to download file. Last error: {error}')
+        except Exception as error:
+            raise RuntimeError(f"Failed to download weights for tag 'openai': {error}")
+    except RuntimeError as error:
+        return error
+
+
+def test_failing_tag_download_tells_how_to_use_a_file(monkeypatch, tmp_path):
+    import socket
+    seen = _fail_tag_download(
+        monkeypatch, _download_error(socket.gaierror(-2, 'Name or service not known')))
     with pytest.raises(UserInputError) as info:
-        load_clip(dict(model_name='ViT-B-16', pretrained='openai', quick_gelu=True))
+        load_clip(dict(model_name='ViT-B-16', pretrained='openai', quick_gelu=True,
+                       cache_dir=str(tmp_path)))
     message = str(info.value)
     assert 'openai' in message and 'ViT-B-16' in message
-    assert 'Network is unreachable' in message
-    assert 'download' in message
-    assert 'model.clip.pretrained' in message
-    assert isinstance(info.value.__cause__, OSError)
+    assert 'Name or service not known' in message
+    assert 'offline' in message
+    assert 'model.clip.pretrained' in message and 'local-dir:' in message
+    assert '\n' not in message
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert seen['cache_dir'] == str(tmp_path) and seen['pretrained'] == 'openai'
+
+
+def test_failing_tag_load_that_is_not_the_network_does_not_blame_it(monkeypatch):
+    _fail_tag_download(monkeypatch, RuntimeError('checksum does not match'))
+    with pytest.raises(UserInputError, match='checksum does not match') as info:
+        load_clip(dict(model_name='ViT-B-16', pretrained='openai', quick_gelu=True))
+    assert 'ViT-B-16' in str(info.value) and 'openai' in str(info.value)
+    _assert_one_line_without_network_talk(info.value)
 
 
 def test_packaged_weights_become_tags(tmp_path, monkeypatch, seed1_state):
@@ -246,7 +478,7 @@ def test_packaged_weights_become_tags(tmp_path, monkeypatch, seed1_state):
     config = CLIPConfig(model_name=TINY, pretrained='mytag')
     assert config.pretrained_is_file
     assert config.checkpoint_path == str(weights)
-    loader._load_clip_cached.cache_clear()
+    clear_clip_cache()
     try:
         model = load_clip(dict(model_name=TINY, pretrained='mytag', init_seed=0))
         _assert_weights_equal(model, seed1_state)
@@ -254,7 +486,78 @@ def test_packaged_weights_become_tags(tmp_path, monkeypatch, seed1_state):
         with pytest.raises(UserInputError, match='mytag'):
             load_clip(dict(model_name=TINY, pretrained='othertag'))
     finally:
-        loader._load_clip_cached.cache_clear()
+        clear_clip_cache()
+
+
+def _local_dir_from_packaged_model(folder):
+    """An open_clip model folder (what open_clip's push_to_hub writes) holding the packaged
+    tiny model: open_clip_config.json with model_cfg/preprocess_cfg, and the weights."""
+    folder.mkdir()
+    packaged = packaged_weights(SYNTH['model_name'])[SYNTH['pretrained']]
+    (folder / 'open_clip_model.safetensors').write_bytes(gzip.decompress(packaged.read_bytes()))
+    config = {'model_cfg': open_clip.get_model_config(SYNTH['model_name']),
+              'preprocess_cfg': {'mean': [0.5, 0.5, 0.5], 'std': [0.5, 0.5, 0.5]}}
+    (folder / 'open_clip_config.json').write_text(json.dumps(config))
+    return folder
+
+
+def test_local_dir_model_equals_the_packaged_model(tmp_path):
+    folder = _local_dir_from_packaged_model(tmp_path / 'tiny_synth')
+    model = load_clip(dict(model_name=f'local-dir:{folder}'))
+    packaged = load_clip(SYNTH)
+    _assert_weights_equal(model, packaged.state_dict())
+    assert tuple(model.visual.preprocess_cfg['mean']) == (0.5, 0.5, 0.5)
+    assert not model.training
+    weights = load_file(str(folder / 'open_clip_model.safetensors'))
+    assert weights['visual.conv1.weight'].dtype == torch.float16  # loaded into fp32
+    assert model.visual.conv1.weight.dtype == torch.float32
+
+
+def test_local_dir_with_tilde(tmp_path, monkeypatch):
+    _local_dir_from_packaged_model(tmp_path / 'home_synth')
+    monkeypatch.setenv('HOME', str(tmp_path))
+    config = CLIPConfig(model_name='local-dir:~/home_synth')
+    assert config.model_name == f'local-dir:{tmp_path}/home_synth'
+    _assert_weights_equal(load_clip(config), load_clip(SYNTH).state_dict())
+
+
+def test_local_dir_problems_are_named(tmp_path):
+    with pytest.raises(MissingFileError, match='does not exist'):
+        load_clip(dict(model_name=f'local-dir:{tmp_path / "nothing"}'))
+    with pytest.raises(MissingFileError, match='open_clip_config.json'):
+        load_clip(dict(model_name=f'local-dir:{tmp_path}'))
+    (tmp_path / 'open_clip_config.json').write_text(
+        json.dumps({'model_cfg': open_clip.get_model_config(TINY)}))
+    with pytest.raises(MissingFileError, match='no weights file'):
+        load_clip(dict(model_name=f'local-dir:{tmp_path}'))
+    folder = _local_dir_from_packaged_model(tmp_path / 'synth')
+    with pytest.raises(UserInputError, match='leave pretrained'):
+        load_clip(dict(model_name=f'local-dir:{folder}', pretrained='synthetic'))
+
+
+def test_local_dir_with_weights_of_another_model(tmp_path):
+    folder = _local_dir_from_packaged_model(tmp_path / 'mismatch')
+    (folder / 'open_clip_config.json').write_text(
+        json.dumps({'model_cfg': open_clip.get_model_config(TINY)}))
+    with pytest.raises(UserInputError, match='does not fit') as info:
+        load_clip(dict(model_name=f'local-dir:{folder}'))
+    assert str(folder) in str(info.value)
+    _assert_one_line_without_network_talk(info.value)
+
+
+def test_hf_hub_offline_fails_quickly_with_one_line(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(UserInputError) as info:
+        load_clip(dict(model_name='hf-hub:someorg/some-clip', cache_dir=str(tmp_path)))
+    assert time.monotonic() - start < 20
+    message = str(info.value)
+    assert 'hf-hub:someorg/some-clip' in message
+    assert 'offline' in message and 'local-dir:' in message
+    assert '\n' not in message
+    with pytest.raises(UserInputError, match='needs a repository'):
+        load_clip(dict(model_name='hf-hub:'))
+    with pytest.raises(UserInputError, match='leave pretrained'):
+        load_clip(dict(model_name='hf-hub:someorg/some-clip', pretrained='openai'))
 
 
 def test_weights_identity_tracks_the_weights(tmp_path, seed1_state):
@@ -271,3 +574,24 @@ def test_weights_identity_tracks_the_weights(tmp_path, seed1_state):
     assert config.weights_identity() != before
     tag = CLIPConfig(model_name='ViT-B-16', pretrained='openai').weights_identity()
     assert 'openai' in tag and tag != random0
+    assert CLIPConfig(model_name='ViT-B-16', pretrained='openai',
+                      cache_dir=str(tmp_path)).weights_identity() == tag
+    hub = CLIPConfig(model_name='hf-hub:org/repo').weights_identity()
+    assert 'hf-hub:org/repo' in hub
+    assert hub != CLIPConfig(model_name='hf-hub:org/other').weights_identity()
+    packaged = CLIPConfig(**SYNTH).weights_identity()
+    assert str(packaged_weights(SYNTH['model_name'])['synthetic']) in packaged
+
+
+def test_weights_identity_of_a_local_dir_follows_its_files(tmp_path):
+    folder = _local_dir_from_packaged_model(tmp_path / 'ident')
+    config = CLIPConfig(model_name=f'local-dir:{folder}')
+    before = config.weights_identity()
+    assert str(folder) in before and 'open_clip_model.safetensors' in before
+    weights = folder / 'open_clip_model.safetensors'
+    os.utime(weights, ns=(1, 1))
+    changed = config.weights_identity()
+    assert changed != before
+    (folder / 'open_clip_config.json').write_text(
+        (folder / 'open_clip_config.json').read_text() + ' ')
+    assert config.weights_identity() != changed
