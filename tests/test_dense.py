@@ -253,3 +253,11 @@ def test_naclip_positions_keep_the_trained_embedding_for_the_same_token_count(ti
 def test_bad_knobs_fail_with_one_clear_line(tiny_clip_cfg, knobs, message):
     with pytest.raises(UserInputError, match=message):
         build(tiny_clip_cfg, **knobs)
+
+
+def test_a_window_too_large_for_attention_is_refused(tiny_clip_cfg):
+    backbone = build(tiny_clip_cfg)
+    huge = torch.zeros(1, 3, 8 * 129, 8 * 128)
+    with pytest.raises(UserInputError, match='16512 patches in one window.*slide'):
+        backbone.fit_to_patches(huge)
+    assert backbone.fit_to_patches(huge[..., :8 * 128, :]).shape[-2:] == (8 * 128, 8 * 128)

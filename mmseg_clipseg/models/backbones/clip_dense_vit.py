@@ -24,6 +24,10 @@ ATTENTIONS = ('cra', 'identity')
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 PARTIAL_PATCHES = ('pad', 'drop')
 POS_INTERPOLATIONS = ('size', 'naclip')
+# Attention over more patches than this (e.g. a 6000x6000 image as one window) needs more
+# memory than any device has: such inputs are refused with a hint instead of an allocation
+# failure deep inside.
+MAX_TOKENS = 128 * 128
 CRA_DEFAULTS = dict(layers=None, feature='residual', threshold=0.75, temperature=6.0,
                     mix='none', mix_weight=0.5)
 DSI_DEFAULTS = dict(num_layers=3, value_path='own')
@@ -229,9 +233,20 @@ class CLIPDenseBackbone(BaseModule):
             if height < patch_h or width < patch_w:
                 raise UserInputError(f'An input of {height}x{width} pixels holds no whole '
                                      f'{patch_h}x{patch_w} patch; use partial_patches="pad".')
-            return inputs[..., :height - height % patch_h, :width - width % patch_w]
-        pad_h, pad_w = -height % patch_h, -width % patch_w
-        return F.pad(inputs, (0, pad_w, 0, pad_h)) if pad_h or pad_w else inputs
+            size = (height - height % patch_h, width - width % patch_w)
+        else:
+            size = (height + -height % patch_h, width + -width % patch_w)
+        tokens = size[0] // patch_h * (size[1] // patch_w)
+        if tokens > MAX_TOKENS:
+            raise UserInputError(
+                f'An input of {height}x{width} pixels is {tokens} patches in one window; '
+                f'attention over more than {MAX_TOKENS} needs more memory than a device has. '
+                'Use sliding windows (test_cfg.mode="slide") or resize the image.')
+        if self.partial_patches == 'drop':
+            return inputs[..., :size[0], :size[1]]
+        if size == (height, width):
+            return inputs
+        return F.pad(inputs, (0, size[1] - width, 0, size[0] - height))
 
     def _cra_feature(self, layer: int, x: Tensor) -> Tensor:
         """Layer ``layer``'s CRA feature from ``X_layer`` (all tokens): (B, N, D)."""
