@@ -15,18 +15,14 @@ import logging
 import os.path as osp
 import sys
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-import numpy as np
-import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
-from mmseg.evaluation import IoUMetric
-from mmseg.registry import METRICS
 
 from mmseg_clipseg.cli import check_data_root, load_config, run_cli
-from mmseg_clipseg.datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
+from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou
 
 DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')
 
@@ -43,17 +39,7 @@ def evaluate_mode(config: str, data_root: Optional[str], mode: str,
     cfg.log_level = 'WARNING'
     cfg.default_hooks.pop('visualization', None)
     runner = Runner.from_cfg(cfg)
-    metric = METRICS.build(cfg.test_evaluator)
-    metric.dataset_meta = runner.test_dataloader.dataset.metainfo
-    runner.model.eval()
-    with torch.no_grad():
-        for batch in runner.test_dataloader:
-            outputs = runner.model.test_step(batch)
-            metric.process(batch, [output.to_dict() for output in outputs])
-    totals = [sum(areas) for areas in zip(*metric.results)]
-    per_class = IoUMetric.total_area_to_metrics(*totals, metrics=['mIoU'])['IoU']
-    return dict(classes=list(metric.dataset_meta['classes']),
-                iou=(100.0 * np.asarray(per_class, dtype=np.float64)).tolist())
+    return per_class_iou(runner.model, runner.test_dataloader, cfg.test_evaluator)
 
 
 def compare(config: str, data_root: Optional[str], modes: Sequence[str] = DEFAULT_MODES,
@@ -64,19 +50,9 @@ def compare(config: str, data_root: Optional[str], modes: Sequence[str] = DEFAUL
         for mode in modes:
             result = evaluate_mode(config, data_root, mode, cfg_options,
                                    osp.join(work_dir, mode))
-            result.update(summaries(result['classes'], result['iou']))
+            result.update(iou_summaries(result['classes'], result['iou']))
             results[mode] = result
     return results
-
-
-def summaries(classes: List[str], iou: List[float]) -> Dict[str, float]:
-    """mIoU, and for the synthetic benchmark its stuff and shape means."""
-    values = np.array(iou, dtype=np.float64)
-    out = dict(mIoU=float(np.nanmean(values)))
-    if set(classes) == set(STUFF_CLASSES) | set(SHAPE_CLASSES):
-        for key, group in (('stuff mIoU', STUFF_CLASSES), ('shape mIoU', SHAPE_CLASSES)):
-            out[key] = float(np.nanmean([values[classes.index(name)] for name in group]))
-    return out
 
 
 def format_table(results: Dict[str, Dict]) -> str:
