@@ -81,7 +81,7 @@ def test_config(model, key):
     dataset = cfg.test_dataloader.dataset
     assert dataset.type == DATASET_TYPES[key]
     assert cfg.test_dataloader.batch_size == 1
-    assert cfg.test_evaluator.type == 'IoUMetric'
+    assert cfg.test_evaluator.type == 'CheckedIoUMetric'
     assert cfg.test_evaluator.iou_metrics == ['mIoU']
     steps = [step['type'] for step in dataset.pipeline]
     loader = 'LoadUInt16Annotations' if key in WIDE_LABELS else 'LoadAnnotations'

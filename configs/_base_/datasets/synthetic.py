@@ -22,4 +22,5 @@ test_dataloader = dict(
         pipeline=test_pipeline,
     ),
 )
-test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# mmseg's IoUMetric, plus a warning for labels outside the classes (it drops them silently).
+test_evaluator = dict(type='CheckedIoUMetric', iou_metrics=['mIoU'])

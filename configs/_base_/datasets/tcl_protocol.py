@@ -1,6 +1,7 @@
 # TCL's evaluation protocol, shared by every benchmark: resize to a short side of 448 keeping
 # the aspect ratio, load the labels after the resize so that they keep the original size
-# (the metric compares at the original size), one image per GPU, mIoU with mmseg's IoUMetric.
+# (the metric compares at the original size), one image per GPU, mIoU with mmseg's IoUMetric
+# (through CheckedIoUMetric).
 # The sliding windows (448x448, stride 224) are the model's `test_cfg`.
 # mmengine refuses a base config that imports a module unless it declares `_base_` first.
 _base_ = []
@@ -22,4 +23,5 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(pipeline=test_pipeline),
 )
-test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# mmseg's IoUMetric, plus a warning for labels outside the classes (it drops them silently).
+test_evaluator = dict(type='CheckedIoUMetric', iou_metrics=['mIoU'])
