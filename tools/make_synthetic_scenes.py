@@ -6,23 +6,137 @@ Writes ``img_dir/val/NNNNNN.png`` (RGB) and ``ann_dir/val/NNNNNN.png`` (class in
 order of ``mmseg_clipseg/class_names/synthetic.txt``), plus ``captions.txt``, for
 ``configs/clipseg_tiny_synthetic.py --data-root OUT``. The scenes come from the generator the
 tiny CLIP was trained with (``mmseg_clipseg/datasets/synthetic_scenes.py``); the training run
-draws its scenes from its own seed's stream, so use seeds >= 1 here (see the weights' recipe).
+draws its scenes from seed 0's stream, so seeds here must be >= 1 (see the weights' recipe).
+
+The output folder must be new or empty, so that two datasets never mix and no file of
+yours is overwritten. A marker file (``.make_synthetic_scenes.json``, with the settings)
+records that this tool wrote the folder: running again with the same settings rewrites the
+same scenes; other settings need ``--overwrite``, which replaces only a folder this tool
+wrote and holding nothing else.
 """
 import argparse
+import json
 import os
 import os.path as osp
+import sys
+from typing import Callable, List, Optional, Set
 
 import numpy as np
 from PIL import Image
 
+from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
+from mmseg_clipseg.errors import UserInputError
+
+TOOL = 'make_synthetic_scenes'
+MARKER = f'.{TOOL}.json'
+# Shapes are up to 34 pixels wide (SceneGenerator's shape_size) with a pixel of margin.
+MIN_SIZE, MAX_SIZE = 36, 1024
 
 
-def write_scenes(root: str, num_images: int, seed: int, size: int = 64) -> None:
-    """Write ``num_images`` scenes drawn with ``seed`` under ``root``."""
+def expected_files(settings: dict) -> Set[str]:
+    """The files (relative paths) this tool writes with ``settings``, the marker included."""
+    names = [f'{index:06d}.png' for index in range(int(settings['num_images']))]
+    return ({MARKER, 'captions.txt'} | {f'img_dir/val/{name}' for name in names}
+            | {f'ann_dir/val/{name}' for name in names})
+
+
+def check_settings(num_images: int, seed: int, size: int) -> None:
+    """Refuse settings that would fail half-way or give a wrong benchmark."""
+    for name, value in (('--num-images', num_images), ('--seed', seed), ('--size', size)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise UserInputError(f'{name} must be a whole number; got {value!r}.')
+    if num_images < 1:
+        raise UserInputError(f'--num-images must be at least 1; got {num_images}.')
+    if seed < 1:
+        raise UserInputError(f'--seed must be at least 1; got {seed}. Seed 0 is the stream '
+                             'the tiny CLIP was trained on, so its scenes are not held out.')
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise UserInputError(f'--size must be in {MIN_SIZE}..{MAX_SIZE} pixels (shapes are '
+                             f'up to 34 pixels wide; the tiny CLIP was trained at 64); got '
+                             f'{size}.')
+
+
+def prepare_output_folder(root: str, settings: dict, expected: Callable[[dict], Set[str]],
+                          overwrite: bool, tool: str = TOOL, marker: str = MARKER) -> None:
+    """Make ``root`` ready for a dataset written with ``settings``, or refuse.
+
+    A new or empty folder is fine. A folder this tool wrote (its marker) that holds only the
+    tool's files is fine with the same settings (the same files are written again) and
+    emptied with ``overwrite``; anything else is refused, ``overwrite`` or not.
+    """
+    if osp.exists(root) and not osp.isdir(root):
+        raise UserInputError(f'{root!r} is a file, not a folder; give a new folder for the '
+                             'dataset.')
+    if not osp.isdir(root) or not os.listdir(root):
+        return
+    previous = _read_marker(osp.join(root, marker), tool)
+    if previous is None:
+        raise UserInputError(f'{root!r} is not empty and was not written by {tool}; give a '
+                             'new or empty folder (--overwrite only replaces a folder this '
+                             'tool wrote).')
+    present = set(_files_under(root))
+    foreign = sorted(present - expected(previous))
+    if foreign:
+        shown = ', '.join(foreign[:3]) + (f' and {len(foreign) - 3} more'
+                                           if len(foreign) > 3 else '')
+        raise UserInputError(f'{root!r} holds files that {tool} did not write ({shown}); '
+                             'move them away or give another folder.')
+    if previous == settings:
+        return  # the same dataset: written again, file by file identical
+    if not overwrite:
+        written = ' '.join(f'--{key.replace("_", "-")} {value}'
+                           for key, value in previous.items() if isinstance(value, int))
+        raise UserInputError(f'{root!r} already holds a dataset written with {written}; add '
+                             '--overwrite to replace it, or give another folder.')
+    for name in sorted(present):
+        os.remove(osp.join(root, name))
+    for folder, _, _ in sorted(os.walk(root), key=lambda item: -len(item[0])):
+        if folder != root and not os.listdir(folder):
+            os.rmdir(folder)
+
+
+def _read_marker(path: str, tool: str) -> Optional[dict]:
+    try:
+        with open(path, encoding='utf-8') as handle:
+            settings = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return settings if isinstance(settings, dict) and settings.get('tool') == tool else None
+
+
+def _files_under(root: str) -> List[str]:
+    """Relative paths ('/'-separated) of the files and links under ``root``."""
+    files = []
+    for folder, subfolders, names in os.walk(root):
+        links = [name for name in subfolders if osp.islink(osp.join(folder, name))]
+        for name in names + links:
+            files.append(osp.relpath(osp.join(folder, name), root).replace(os.sep, '/'))
+    return files
+
+
+def write_marker(root: str, settings: dict, marker: str = MARKER) -> None:
+    os.makedirs(root, exist_ok=True)
+    with open(osp.join(root, marker), 'w', encoding='utf-8') as handle:
+        json.dump(settings, handle, indent=1)
+        handle.write('\n')
+
+
+def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
+                 overwrite: bool = False) -> None:
+    """Write ``num_images`` scenes drawn with ``seed`` under ``root`` (see the module
+    docstring for when an existing folder is refused).
+
+    Raises:
+        UserInputError: Bad settings, or ``root`` is not a folder this tool may write.
+    """
+    check_settings(num_images, seed, size)
+    settings = dict(tool=TOOL, num_images=int(num_images), seed=int(seed), size=int(size))
+    prepare_output_folder(root, settings, expected_files, overwrite)
     generator = SceneGenerator(size=size)
     rng = np.random.default_rng(seed)
     img_dir, ann_dir = osp.join(root, 'img_dir', 'val'), osp.join(root, 'ann_dir', 'val')
+    write_marker(root, settings)  # first: an interrupted run is still recognised as ours
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
     captions = []
@@ -36,18 +150,23 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64) -> None:
         handle.write('\n'.join(captions) + '\n')
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('out', help='output folder (the dataset root)')
-    parser.add_argument('--num-images', type=int, default=200)
-    parser.add_argument('--seed', type=int, default=1)
-    parser.add_argument('--size', type=int, default=64, help='image side in pixels')
-    args = parser.parse_args()
-    if args.num_images < 1:
-        parser.error('--num-images must be at least 1')
-    write_scenes(args.out, args.num_images, args.seed, args.size)
+    parser.add_argument('out', help='output folder (the dataset root): new or empty')
+    parser.add_argument('--num-images', type=int, default=200, help='at least 1 (default 200)')
+    parser.add_argument('--seed', type=int, default=1, help='at least 1 (default 1)')
+    parser.add_argument('--size', type=int, default=64,
+                        help=f'image side in pixels, {MIN_SIZE}..{MAX_SIZE} (default 64)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace a dataset this tool wrote earlier into OUT')
+    args = parser.parse_args(argv)
+    try:
+        write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite)
+    except OSError as error:  # e.g. no permission, disk full
+        raise UserInputError(f'Could not write to {args.out!r}: {error.strerror or error}.') \
+            from error
     print(f'wrote {args.num_images} scenes (seed {args.seed}) to {args.out}')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

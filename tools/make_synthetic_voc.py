@@ -5,13 +5,28 @@
 Images are random coloured shapes on a textured background; labels follow VOC's
 conventions (``SegmentationClass/*.png``: 0 = background, 1..20 the classes, 255 = boundary),
 so ``configs/clipseg_*_voc20.py`` evaluate it with ``--data-root``.
+
+The output folder must be new or empty (a real VOC folder is never written into); a marker
+file records that this tool wrote it, and ``--overwrite`` replaces only such a folder, as
+``tools/make_synthetic_scenes.py`` does.
 """
 import argparse
 import os
 import os.path as osp
+import sys
+from typing import List, Optional, Set
 
 import numpy as np
 from PIL import Image
+
+# The sibling tool (tools/ is on sys.path when a tool runs) owns the output-folder rules.
+from make_synthetic_scenes import prepare_output_folder, write_marker
+from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.errors import UserInputError
+
+TOOL = 'make_synthetic_voc'
+MARKER = f'.{TOOL}.json'
+SIZE = (360, 480)
 
 
 def draw_scene(rng: np.random.Generator, height: int, width: int):
@@ -30,9 +45,32 @@ def draw_scene(rng: np.random.Generator, height: int, width: int):
     return image, labels
 
 
-def write_voc(root: str, num_images: int, seed: int = 0,
-              size: tuple = (360, 480)) -> None:
-    """Write ``num_images`` scenes under ``root`` in VOC 2012's folder layout."""
+def expected_files(settings: dict) -> Set[str]:
+    """The files (relative paths) this tool writes with ``settings``, the marker included."""
+    names = [f'2007_{index:06d}' for index in range(int(settings['num_images']))]
+    return ({MARKER, 'ImageSets/Segmentation/val.txt'}
+            | {f'JPEGImages/{name}.jpg' for name in names}
+            | {f'SegmentationClass/{name}.png' for name in names})
+
+
+def write_voc(root: str, num_images: int, seed: int = 0, size: tuple = SIZE,
+              overwrite: bool = False) -> None:
+    """Write ``num_images`` scenes under ``root`` in VOC 2012's folder layout.
+
+    Raises:
+        UserInputError: Bad settings, or ``root`` is not a folder this tool may write.
+    """
+    for name, value in (('--num-images', num_images), ('--seed', seed)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise UserInputError(f'{name} must be a whole number; got {value!r}.')
+    if num_images < 1:
+        raise UserInputError(f'--num-images must be at least 1; got {num_images}.')
+    if seed < 0:
+        raise UserInputError(f'--seed must be 0 or more; got {seed}.')
+    settings = dict(tool=TOOL, num_images=int(num_images), seed=int(seed),
+                    size=[int(side) for side in size])
+    prepare_output_folder(root, settings, expected_files, overwrite, TOOL, MARKER)
+    write_marker(root, settings, MARKER)
     rng = np.random.default_rng(seed)
     for folder in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(root, folder), exist_ok=True)
@@ -47,17 +85,21 @@ def write_voc(root: str, num_images: int, seed: int = 0,
         handle.write('\n'.join(names) + '\n')
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('root', help='output folder (a VOC2012-like root)')
-    parser.add_argument('--num-images', type=int, default=4)
+    parser.add_argument('root', help='output folder (a VOC2012-like root): new or empty')
+    parser.add_argument('--num-images', type=int, default=4, help='at least 1 (default 4)')
     parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    if args.num_images < 1:
-        parser.error('--num-images must be at least 1')
-    write_voc(args.root, args.num_images, args.seed)
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace a dataset this tool wrote earlier into ROOT')
+    args = parser.parse_args(argv)
+    try:
+        write_voc(args.root, args.num_images, args.seed, overwrite=args.overwrite)
+    except OSError as error:  # e.g. no permission, disk full
+        raise UserInputError(f'Could not write to {args.root!r}: {error.strerror or error}.') \
+            from error
     print(f'wrote {args.num_images} images to {args.root}')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))
