@@ -153,3 +153,128 @@ def clipseg_dense(visual, image: Tensor, layers, feature: str, threshold: float,
     value = torch.stack(values).mean(dim=0)
     grid = tuple(visual.grid_size)
     return to_embeddings(visual, attention @ value, grid)
+
+
+# --- The peers' decision rule (METHOD.md "Classification"), one window at a time ----------
+import torch.nn.functional as F  # noqa: E402  (this file is only appended to)
+
+def pamr_slow(image: Tensor, masks: Tensor, steps: int, dilations) -> Tensor:
+    """PAMR as published, pixel by pixel: image (3, H, W), masks (K, H, W) -> (K, H, W).
+
+    Neighbours of (i, j): the 3x3 grid dilated by each d, coordinates clamped to the image
+    (replicated border). σ_c: unbiased std of channel c over all 9·D grid values (the centre
+    once per dilation). Affinity to each of the 8·D non-centre neighbours n:
+    mean_c(-|I_c(i, j) - I_c(n)| / (1e-8 + 0.1 σ_c)), softmax over the neighbours. A step
+    sets m(i, j) = Σ_n a_n m(n)."""
+    image, masks = image.double(), masks.double()
+    _, height, width = image.shape
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+    def grid(i, j, d, with_centre):
+        return [(min(max(i + dy * d, 0), height - 1), min(max(j + dx * d, 0), width - 1))
+                for dy, dx in offsets if with_centre or (dy, dx) != (0, 0)]
+
+    neighbours, affinities = {}, {}
+    for i in range(height):
+        for j in range(width):
+            everything = [p for d in dilations for p in grid(i, j, d, True)]
+            std = torch.stack([image[:, y, x] for y, x in everything]).std(dim=0)
+            neighbours[i, j] = [p for d in dilations for p in grid(i, j, d, False)]
+            logits = torch.stack([
+                (-(image[:, i, j] - image[:, y, x]).abs() / (1e-8 + 0.1 * std)).mean()
+                for y, x in neighbours[i, j]])
+            affinities[i, j] = softmax_rows(logits[None])[0]
+    for _ in range(steps):
+        refined = torch.zeros_like(masks)
+        for (i, j), points in neighbours.items():
+            for weight, (y, x) in zip(affinities[i, j], points):
+                refined[:, i, j] += weight * masks[:, y, x]
+        masks = refined
+    return masks
+
+
+def upsample_window(grid_logits: Tensor, window, patch: int, partial_patches: str,
+                    size=None) -> Tensor:
+    """Patch-grid logits (1, N, h, w) of a window (H, W) -> (1, N, *size): 'drop' stretches the
+    grid over ``size``; 'pad' upsamples to the padded window, cuts, then resizes to size."""
+    size = tuple(size or window)
+    if partial_patches == 'drop':
+        return F.interpolate(grid_logits, size=size, mode='bilinear', align_corners=False)
+    padded = (grid_logits.shape[-2] * patch, grid_logits.shape[-1] * patch)
+    logits = F.interpolate(grid_logits, size=padded, mode='bilinear',
+                           align_corners=False)[..., :window[0], :window[1]]
+    if size != tuple(window):
+        logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
+    return logits
+
+
+def peers_name_logits(features_of, image: Tensor, embeddings: Tensor, ori_size, *, mode,
+                      crop=None, stride=None, patch: int, partial_patches: str = 'pad',
+                      pamr=None) -> Tensor:
+    """SCLIP's/NACLIP's per-name logits of one image (3, H, W) at ``ori_size``: (N, H0, W0).
+
+    ``features_of(crops)`` gives unit patch features (1, C, h, w). Slide: the mmseg window
+    grid, one crop at a time, logits upsampled to the crop and added into a zero-padded
+    canvas, divided by the window count, resized to the original size. Whole: the image's
+    grid goes straight to the original size. Then optional PAMR with the image resized to
+    the original size."""
+    _, height, width = image.shape
+    if mode == 'whole':
+        grid = torch.einsum('bchw,nc->bnhw', features_of(image[None]), embeddings)
+        logits = upsample_window(grid, (height, width), patch, partial_patches, ori_size)[0]
+    else:
+        (crop_h, crop_w), (stride_h, stride_w) = crop, stride
+        rows = max(height - crop_h + stride_h - 1, 0) // stride_h + 1
+        cols = max(width - crop_w + stride_w - 1, 0) // stride_w + 1
+        preds = torch.zeros(1, embeddings.shape[0], height, width)
+        count = torch.zeros(1, 1, height, width)
+        for row in range(rows):
+            for col in range(cols):
+                y2, x2 = min(row * stride_h + crop_h, height), min(col * stride_w + crop_w, width)
+                y1, x1 = max(y2 - crop_h, 0), max(x2 - crop_w, 0)
+                grid = torch.einsum('bchw,nc->bnhw',
+                                    features_of(image[None, :, y1:y2, x1:x2]), embeddings)
+                window = upsample_window(grid, (y2 - y1, x2 - x1), patch, partial_patches)
+                preds += F.pad(window, (x1, width - x2, y1, height - y2))
+                count[..., y1:y2, x1:x2] += 1
+        logits = F.interpolate(preds / count, size=tuple(ori_size), mode='bilinear',
+                               align_corners=False)[0]
+    if pamr is not None:
+        resized = F.interpolate(image[None], size=tuple(ori_size), mode='bilinear',
+                                align_corners=False)[0]
+        logits = pamr_slow(resized, logits, pamr['steps'], pamr['dilations']).float()
+    return logits
+
+
+def peers_decision(logits: Tensor, name_classes, num_classes: int, logit_scale: float,
+                   prob_thd: float = 0.0, area_thd=None):
+    """SCLIP's ``postprocess_result`` on per-name logits (N, H, W): softmax over all names,
+    per-class max by a one-hot product, optional ``area_thd`` (probabilities of classes
+    1.. whose argmax area is not above area_thd x the foreground area set to 0), argmax,
+    then label 0 where the top probability is below ``prob_thd``.
+
+    ``name_classes[n]`` is the label of name n (a class without names scores 0).
+
+    Returns:
+        tuple: labels (H, W) and class probabilities (K, H, W).
+    """
+    probabilities = (logits.double() * logit_scale).softmax(dim=0)
+    one_hot = torch.zeros(num_classes, len(name_classes), 1, 1, dtype=torch.float64)
+    for name, label in enumerate(name_classes):
+        one_hot[label, name] = 1
+    classes = (probabilities[None] * one_hot).max(dim=1).values
+    if area_thd is not None:
+        winners = F.one_hot(classes.argmax(dim=0), num_classes).double()
+        area = winners[:, :, 1:].sum(dim=(0, 1))
+        classes[1:] *= (area > area_thd * area.sum()).double()[:, None, None]
+    labels = classes.argmax(dim=0)
+    labels[classes.max(dim=0).values < prob_thd] = 0
+    return labels, classes.float()
+
+
+def peers_patch_rule(features: Tensor, embeddings: Tensor, name_classes, num_classes: int,
+                     logit_scale: float, prob_thd: float) -> Tensor:
+    """The decision rule on the patch grid of one image, features (C, h, w): labels (h, w)."""
+    logits = torch.einsum('chw,nc->nhw', features, embeddings)
+    labels, _ = peers_decision(logits, name_classes, num_classes, logit_scale, prob_thd)
+    return labels

@@ -1,15 +1,13 @@
 """The segmentor: batched windows, batch-size invariance, slide vs whole, background."""
-import copy
-
 import pytest
 import torch
 from mmengine.config import Config
-from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.models.segmentors import sliding_windows
+from reference import peers_decision, peers_name_logits
 
 CLASSES = ['cat', 'grass', 'sky, clouds', 'road']
 
@@ -50,16 +48,22 @@ def test_sliding_windows_match_mmseg_placement():
         assert len(windows) == rows * cols
 
 
-def test_batched_windows_equal_mmseg_per_window_loop(tiny_clip_cfg):
-    model = build(tiny_clip_cfg, crop_batch_size=8)
+def test_batched_windows_equal_the_per_window_loop(tiny_clip_cfg, device):
+    model = build(tiny_clip_cfg, crop_batch_size=8).to(device)
     inputs = torch.randn(2, 3, 100, 130, generator=torch.Generator().manual_seed(3))
     metas = [dict(img_shape=(100, 130), ori_shape=(100, 130)) for _ in range(2)]
     with torch.no_grad():
-        batched = model.inference(inputs, metas)
-        # MMSeg's own slide loop, one window position at a time, on the same encode_decode.
-        reference = EncoderDecoder.slide_inference(model, inputs, copy.deepcopy(metas))
+        batched = model.inference(inputs.to(device), metas).cpu()
+        embeddings, class_index = model.decode_head.text_embeddings()
+        for image, probabilities in zip(inputs, batched):
+            # The peers' loop: one window at a time, per-name logits averaged, then the rule.
+            logits = peers_name_logits(lambda crop: model.backbone(crop.to(device))[0].cpu(),
+                                       image, embeddings.cpu(), (100, 130), mode='slide',
+                                       crop=(64, 64), stride=(32, 32), patch=8)
+            _, expected = peers_decision(logits, class_index.tolist(), len(CLASSES),
+                                         model.decode_head.logit_scale)
+            torch.testing.assert_close(probabilities, expected, atol=3e-5, rtol=1e-4)
     assert batched.shape == (2, len(CLASSES), 100, 130)
-    torch.testing.assert_close(batched, reference, atol=1e-4, rtol=1e-4)
 
 
 def test_crop_batch_size_does_not_change_results(tiny_clip_cfg):
@@ -111,19 +115,55 @@ def test_predictions_are_at_the_original_size(tiny_clip_cfg):
     assert result.seg_logits.data.shape == (len(CLASSES), 120, 180)
 
 
-def test_background_threshold_extremes(tiny_clip_cfg):
+@pytest.mark.parametrize('background', ['threshold', 'text'])
+def test_prob_thd_extremes(tiny_clip_cfg, background):
     cfg = Config.fromfile('configs/_base_/models/clipseg.py').model
     cfg.clip = tiny_clip_cfg
-    cfg.decode_head.update(class_names=['background'] + CLASSES)
+    cfg.decode_head.update(class_names=['background'] + CLASSES, background=background)
     cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32))
     batch = images((70, 80))
     labels = {}
-    for threshold in (0.0, 1.0):
-        cfg.decode_head.bg_threshold = threshold
+    for prob_thd in (0.0, 1.0):
+        cfg.decode_head.prob_thd = prob_thd
         result, = predict(MODELS.build(cfg).eval(), batch)
-        labels[threshold] = result.pred_sem_seg.data
-    assert labels[0.0].min() >= 1 and labels[0.0].max() <= len(CLASSES)
+        labels[prob_thd] = result.pred_sem_seg.data
+    if background == 'threshold':  # class 0 only by the threshold
+        assert labels[0.0].min() >= 1 and labels[0.0].max() <= len(CLASSES)
+    else:
+        assert len(labels[0.0].unique()) > 1
     assert (labels[1.0] == 0).all()
+
+
+def test_vocabulary_switch_equals_a_fresh_model(tiny_clip_cfg, device, monkeypatch):
+    def build_with(**head):
+        cfg = Config.fromfile('configs/_base_/models/clipseg.py').model
+        cfg.clip = tiny_clip_cfg
+        cfg.decode_head.update(dict(class_names=CLASSES, templates=['a {}.'], text_cache=False),
+                               **head)
+        cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32))
+        return MODELS.build(cfg).eval().to(device)
+
+    other = dict(class_names=['background', 'tree', 'water, sea'], background='text',
+                 background_names=['sky', 'wall'])
+    batch = images((70, 80))
+    model = build_with()
+    first, = predict(model, batch)
+    model.set_vocabulary(**other, templates=['a {}.'])
+    switched, = predict(model, batch)
+    fresh, = predict(build_with(**other), batch)
+    assert model.num_classes == model.decode_head.out_channels == 3
+    assert switched.seg_logits.data.shape[0] == 3
+    assert torch.equal(switched.pred_sem_seg.data, fresh.pred_sem_seg.data)
+    torch.testing.assert_close(switched.seg_logits.data, fresh.seg_logits.data)
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError('the text tower ran for a vocabulary it had seen')
+
+    monkeypatch.setattr(model.decode_head.text_embedder, 'encode_prompts', no_encoding)
+    for head, expected in ((dict(class_names=CLASSES), first), (other, switched)):
+        model.set_vocabulary(**head)
+        again, = predict(model, batch)
+        assert torch.equal(again.pred_sem_seg.data, expected.pred_sem_seg.data)
 
 
 def test_training_is_refused(tiny_clip_cfg):
@@ -140,15 +180,24 @@ def test_training_is_refused(tiny_clip_cfg):
 @pytest.mark.parametrize('key,value,message', [
     ('backbone.dense_mode', 'gem', 'dense_mode must be one of'),
     ('backbone.attention', 'softmax', 'attention must be one of'),
-    ('backbone.cra', dict(layers=[0, 3]), 'cra.layers must be block numbers in 1..5'),
-    ('backbone.cra', dict(layers=[6]), 'cra.layers must be block numbers in 1..5'),
+    ('backbone.cra', dict(layers=[0, 3]), 'cra.layers must be .*block numbers in 1..5'),
+    ('backbone.cra', dict(layers=[6]), 'cra.layers must be .*block numbers in 1..5'),
     ('backbone.cra', dict(feature='value'), 'cra.feature must be one of'),
     ('backbone.cra', dict(eps=0.5), "Unknown cra setting"),
-    ('backbone.dsi', dict(num_layers=7), 'dsi.num_layers must be in 1..6'),
+    ('backbone.dsi', dict(num_layers=7), 'dsi.num_layers must be .*in 1..6'),
     ('backbone.dsi', dict(value_path='first'), 'dsi.value_path must be one of'),
     ('backbone.precision', 'fp8', 'precision must be one of'),
     ('test_cfg.crop_batch_size', 0, 'crop_batch_size must be a positive integer'),
-    ('decode_head.bg_threshold', 1.5, 'bg_threshold is a probability'),
+    ('test_cfg.name_chunk_size', 0, 'name_chunk_size must be a positive integer'),
+    ('test_cfg.name_chunk_size', 2.5, 'name_chunk_size must be a positive integer'),
+    ('test_cfg.keep_seg_logits', 'no', 'keep_seg_logits must be True or False'),
+    ('test_cfg.mode', 'tiles', 'mode must be "slide" or "whole"'),
+    ('test_cfg.pamr', 10, 'pamr must be None or a dict'),
+    ('test_cfg.pamr', dict(iterations=10), 'Unknown test_cfg.pamr setting'),
+    ('test_cfg.pamr', dict(steps=0), 'pamr.steps must be a positive integer'),
+    ('test_cfg.pamr', dict(dilations=8), 'pamr.dilations must be a non-empty list'),
+    ('test_cfg.pamr', dict(dilations=(8, -1)), 'pamr.dilations must be a positive integer'),
+    ('decode_head.prob_thd', 1.5, 'prob_thd is a probability'),
     ('decode_head.class_names', None, 'class_names is not set'),
 ])
 def test_bad_settings_fail_at_construction(tiny_clip_cfg, key, value, message):
@@ -180,19 +229,19 @@ def test_inputs_that_are_not_patch_multiples(tiny_clip_cfg):
     assert result.pred_sem_seg.shape == (70, 61)
 
 
-@pytest.mark.parametrize('bg_threshold', [None, 0.3])
-def test_chunked_labels_equal_labels_from_full_logits(tiny_clip_cfg, bg_threshold):
+@pytest.mark.parametrize('background', [None, 'threshold', 'text'])
+def test_labels_without_kept_logits_equal_labels_with_them(tiny_clip_cfg, background):
     cfg = Config.fromfile('configs/_base_/models/clipseg.py').model
     cfg.clip = tiny_clip_cfg
-    classes = [f'class {index}' for index in range(70)]  # more than one chunk of classes
-    cfg.decode_head.update(class_names=['background'] + classes if bg_threshold else classes,
-                           bg_threshold=bg_threshold)
-    cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32))
+    classes = [f'class {index}' for index in range(70)]  # several chunks of names
+    cfg.decode_head.update(class_names=['background'] + classes if background else classes,
+                           background=background, prob_thd=0.05 if background else 0.0)
+    cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32), name_chunk_size=16)
     batch = images((50, 70))
     kept, = predict(MODELS.build(cfg).eval(), batch)
     cfg.test_cfg.keep_seg_logits = False
     chunked, = predict(MODELS.build(cfg).eval(), batch)
     assert 'seg_logits' not in chunked
     assert torch.equal(kept.pred_sem_seg.data, chunked.pred_sem_seg.data)
-    if bg_threshold:
+    if background:
         assert (kept.pred_sem_seg.data == 0).any() and (kept.pred_sem_seg.data > 0).any()

@@ -1,37 +1,125 @@
-"""Open-vocabulary decode head: cosine similarity of patch and class-name embeddings."""
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+"""Open-vocabulary decode head: per-name cosine logits and the peers' decision rule."""
+import dataclasses
+import math
+import numbers
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
-from ...class_names import ClassNamesSpec, load_class_names
+from ...class_names import ClassNamesSpec, load_class_names, parse_class
 from ...clip import CLIPConfig, TextEmbedder, load_clip, resolve_templates
 from ...clip.templates import TemplatesSpec
+from ...clip.text_encoder import TEXT_PRECISIONS
 from ...errors import UserInputError
+from ..decision import RunningArgmax, add_logsumexp, area_suppressed_classes
+
+BACKGROUND_MODES = (None, 'text', 'threshold')
+# Vocabularies whose embeddings stay in memory (each also stays in the disk cache).
+_MAX_KEPT_VOCABULARIES = 32
+# Reads a chunk of names' cosine logits at the output size: (n, C) embeddings -> (n, H, W).
+NameLogits = Callable[[Tensor], Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """The classes a head predicts and how their names are encoded.
+
+    Attributes:
+        classes: The dataset's classes in label order, each a tuple of synonyms; with a
+            background, class 0 is it.
+        templates: Prompt templates, each with one ``{}``.
+        background: None (no background class), ``'text'`` (class 0 is a text class) or
+            ``'threshold'`` (class 0 is not encoded; uncertain pixels are background).
+        background_names: With ``'text'``: the names encoding class 0, if not its own.
+    """
+    classes: Tuple[Tuple[str, ...], ...]
+    templates: Tuple[str, ...]
+    background: Optional[str] = None
+    background_names: Optional[Tuple[str, ...]] = None
+
+    @property
+    def text_classes(self) -> List[Tuple[str, ...]]:
+        """The names encoded for each class that is a text class, in label order."""
+        if self.background == 'threshold':
+            return list(self.classes[1:])
+        if self.background_names is not None:
+            return [self.background_names] + list(self.classes[1:])
+        return list(self.classes)
+
+    @property
+    def name_classes(self) -> List[int]:
+        """The label of each encoded name, names in encoding order."""
+        first = 1 if self.background == 'threshold' else 0
+        return [first + index for index, names in enumerate(self.text_classes)
+                for _ in names]
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UserInputError(f'{name} must be a number; got {value!r}')
+    return float(value)
+
+
+def check_vocabulary(classes: List[Tuple[str, ...]], background: Optional[str],
+                     background_names: Optional[Union[str, Sequence[str]]]
+                     ) -> Optional[Tuple[str, ...]]:
+    """Validate the background settings; returns ``background_names`` as a tuple."""
+    if background not in BACKGROUND_MODES:
+        raise UserInputError(f'background must be None, "text" or "threshold"; '
+                             f'got {background!r}')
+    if background is not None and len(classes) < 2:
+        raise UserInputError(f'background={background!r} makes class 0 the background, so at '
+                             f'least one more class is needed; got {len(classes)} class(es).')
+    if background_names is None:
+        return None
+    if background != 'text':
+        raise UserInputError(f'background_names encode class 0 as text and need '
+                             f'background="text"; got background={background!r}.')
+    if not isinstance(background_names, (str, list, tuple)):
+        raise UserInputError(f'background_names must be a list of names or a comma-separated '
+                             f'string; got {background_names!r}')
+    return parse_class(background_names, 'background_names')
 
 
 @MODELS.register_module()
 class OpenVocabularyHead(BaseDecodeHead):
     """Classify unit-norm patch embeddings against CLIP text embeddings of class names.
 
-    ``logits = logit_scale · F · Tᵀ``; a class with synonyms scores the maximum over its names.
-    Text embeddings are computed once (on the first forward, on the model's device) and kept,
-    and also cached on disk unless ``text_cache=False``.
+    The peers' rule (METHOD.md, "Classification"): per-name logits ``F · Tᵀ`` (one embedding
+    per name, synonyms included) are brought to the output resolution per name (by the
+    segmentor, see :meth:`decide`); then ``p = softmax(logit_scale · logits)`` over all names;
+    a class's probability is the max over its names'; label = argmax over classes (ties: the
+    lowest class). With a background, pixels whose top probability is below ``prob_thd`` are
+    0. Text embeddings are computed once per vocabulary (on first use, on the module's
+    device), kept in memory and in the disk cache unless ``text_cache=False``.
 
     Args:
-        class_names: A benchmark key (e.g. ``'voc20'``), a names file, or a list of classes
+        class_names: A benchmark key (e.g. ``'voc21'``), a names file, or a list of classes
             (strings with comma-separated synonyms, or lists of synonyms).
         clip (dict): The CLIP model, as for the backbone; the text tower is shared with it.
         templates: A template-set name (default ``'openai_imagenet'``, 80 templates) or a list
             of strings with ``{}`` for the name.
-        logit_scale (float): Multiplies the cosine similarities. Default: 50.
-        bg_threshold (float, optional): If set, class 0 is the background: it is not a text
-            class, and a pixel whose highest foreground softmax probability is below this
-            threshold is labelled 0.
+        logit_scale (float): Multiplies the cosines before the softmax. Default: 50.
+        background (str, optional): None (default): no background class. ``'text'``: class
+            0 is the background and a text class, named by ``background_names`` or else by
+            its own line of ``class_names``. ``'threshold'`` (the former rule, for ablation):
+            class 0 is not encoded, the softmax runs over the foreground names only, and a
+            pixel whose top probability is below ``prob_thd`` is 0.
+        background_names: With ``background='text'``: the names of class 0 (a list, or one
+            comma-separated string), e.g. SCLIP's 26 stuff names on VOC21.
+        prob_thd (float): Pixels whose top class probability is below it get label 0; needs
+            a background class. Default: 0.
+        area_thd (float, optional): SCLIP's rule: a foreground class whose predicted area
+            is not above this share of the predicted foreground is suppressed (its
+            probability set to 0 and its pixels re-decided among the other classes); needs
+            a background class. Default: None (off).
         text_cache (bool): Keep text embeddings in the on-disk cache. Default: True.
         text_batch_size (int): Prompts per text-tower pass.
+        precision (str): ``'fp32'`` (default), ``'fp16'`` or ``'bf16'``: autocast of the text
+            tower on CUDA; the segmentor passes the backbone's unless set.
         **kwargs: Other :class:`BaseDecodeHead` arguments (``align_corners``, ...).
     """
 
@@ -40,120 +128,257 @@ class OpenVocabularyHead(BaseDecodeHead):
                  clip: Dict[str, Any],
                  templates: TemplatesSpec = 'openai_imagenet',
                  logit_scale: float = 50.0,
-                 bg_threshold: Optional[float] = None,
+                 background: Optional[str] = None,
+                 background_names: Optional[Union[str, Sequence[str]]] = None,
+                 prob_thd: float = 0.0,
+                 area_thd: Optional[float] = None,
                  text_cache: bool = True,
                  text_batch_size: int = 1024,
+                 precision: str = 'fp32',
                  **kwargs: Any) -> None:
         if class_names is None:
             raise UserInputError('decode_head.class_names is not set: give a benchmark key, a '
                                  'names file or a list of class names.')
-        self.classes = load_class_names(class_names)
-        self.has_background = bg_threshold is not None
-        if self.has_background and len(self.classes) < 2:
-            raise UserInputError('With bg_threshold set, class 0 is the background and at least '
-                                 'one more class is needed.')
-        if self.has_background and not 0.0 <= bg_threshold <= 1.0:
-            raise UserInputError(f'bg_threshold is a probability in [0, 1]; got {bg_threshold}')
+        if 'bg_threshold' in kwargs:
+            raise UserInputError('decode_head.bg_threshold is gone: use background="text" and '
+                                 'prob_thd (the peers\' rule), or background="threshold" and '
+                                 'prob_thd (the former rule).')
+        self.logit_scale = _number('logit_scale', logit_scale)
+        if not (math.isfinite(self.logit_scale) and self.logit_scale > 0):
+            raise UserInputError(f'logit_scale must be a finite number > 0 (the peers use '
+                                 f'40-50); got {logit_scale!r}')
+        self.prob_thd = _number('prob_thd', prob_thd)
+        if not 0.0 <= self.prob_thd <= 1.0:
+            raise UserInputError(f'prob_thd is a probability in [0, 1]; got {prob_thd!r}')
+        self.area_thd = None if area_thd is None else _number('area_thd', area_thd)
+        if self.area_thd is not None and not 0.0 < self.area_thd < 1.0:
+            raise UserInputError(f'area_thd is a share of the predicted foreground in (0, 1), '
+                                 f'e.g. 0.1, or None; got {area_thd!r}')
+        if not isinstance(text_cache, bool):
+            raise UserInputError(f'text_cache must be True or False; got {text_cache!r}')
+        if isinstance(text_batch_size, bool) or not isinstance(text_batch_size, int) \
+                or text_batch_size < 1:
+            raise UserInputError(f'text_batch_size must be a positive integer; '
+                                 f'got {text_batch_size!r}')
+        if precision not in TEXT_PRECISIONS:
+            raise UserInputError(f'precision must be one of {", ".join(TEXT_PRECISIONS)}; '
+                                 f'got {precision!r}')
+        vocabulary = self._make_vocabulary(class_names, templates, background,
+                                           background_names)
         clip_config = CLIPConfig.from_value(clip)
         clip_model = load_clip(clip_config)
         embed_dim = clip_model.visual.proj.shape[1]
+        num_classes = len(vocabulary.classes)
         # No weights to initialise and no loss: the classifier is the text embeddings.
         kwargs.setdefault('init_cfg', None)
         kwargs.setdefault('loss_decode', [])
-        super().__init__(in_channels=embed_dim, channels=embed_dim,
-                         num_classes=len(self.classes), out_channels=len(self.classes),
-                         **kwargs)
+        super().__init__(in_channels=embed_dim, channels=embed_dim, num_classes=num_classes,
+                         out_channels=num_classes, **kwargs)
         # BaseDecodeHead's 1x1 classifier conv is not used.
         self.conv_seg = None
         self.dropout = None
         self.text_embedder = TextEmbedder(clip_model, clip_config.model_name,
-                                          batch_size=text_batch_size)
-        self.templates = resolve_templates(templates)
-        self.logit_scale = float(logit_scale)
-        self.bg_threshold = bg_threshold
+                                          batch_size=text_batch_size, precision=precision)
         self.text_cache_identity = clip_config.weights_identity() if text_cache else None
-        # Filled on first use; as buffers they follow the module's device and dtype, whether
-        # they came from the text tower or from the disk cache. Not saved in checkpoints.
-        self.register_buffer('name_embeddings', None, persistent=False)
+        # Embeddings per vocabulary, as buffers so that they follow the module's device.
+        self.text_store = _TensorStore(_MAX_KEPT_VOCABULARIES)
         self.register_buffer('name_class_index', None, persistent=False)
+        self._use_vocabulary(vocabulary)
+
+    def _make_vocabulary(self, class_names: ClassNamesSpec, templates: TemplatesSpec,
+                         background: Optional[str],
+                         background_names: Optional[Union[str, Sequence[str]]]) -> Vocabulary:
+        classes = load_class_names(class_names)
+        names = check_vocabulary(classes, background, background_names)
+        if background is None and (self.prob_thd > 0 or self.area_thd is not None):
+            raise UserInputError(
+                f'prob_thd={self.prob_thd} / area_thd={self.area_thd} turn pixels into class '
+                f'0, but there is no background class: set background="text" or '
+                f'"threshold", or prob_thd=0 and area_thd=None.')
+        return Vocabulary(tuple(classes), tuple(resolve_templates(templates)), background,
+                          names)
+
+    def _use_vocabulary(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.num_classes = self.out_channels = len(vocabulary.classes)
+        self.name_class_index = torch.tensor(vocabulary.name_classes, dtype=torch.long,
+                                             device=self.text_embedder.device)
+
+    def set_vocabulary(self, class_names: ClassNamesSpec,
+                       templates: Optional[TemplatesSpec] = None,
+                       background: Optional[str] = None,
+                       background_names: Optional[Union[str, Sequence[str]]] = None) -> None:
+        """Switch to other classes without rebuilding the model.
+
+        Embeddings of earlier vocabularies stay in memory (and on disk), so switching back
+        encodes nothing. ``logit_scale``, ``prob_thd`` and ``area_thd`` stay as they are.
+
+        Args:
+            class_names: As for the constructor.
+            templates: Template set or list; None keeps the current templates.
+            background: As for the constructor (None: no background class).
+            background_names: As for the constructor.
+        """
+        self._use_vocabulary(self._make_vocabulary(
+            class_names, self.vocabulary.templates if templates is None else templates,
+            background, background_names))
+
+    @property
+    def classes(self) -> List[Tuple[str, ...]]:
+        """The dataset's classes in label order (class 0 is the background if any)."""
+        return list(self.vocabulary.classes)
 
     @property
     def text_classes(self) -> List[Tuple[str, ...]]:
-        """The classes that are encoded as text (all but the background)."""
-        return self.classes[1:] if self.has_background else self.classes
+        """The names encoded as text, per text class."""
+        return self.vocabulary.text_classes
+
+    @property
+    def templates(self) -> List[str]:
+        return list(self.vocabulary.templates)
+
+    @property
+    def has_background(self) -> bool:
+        return self.vocabulary.background is not None
 
     def text_embeddings(self) -> Tuple[Tensor, Tensor]:
-        """Name embeddings (num_names, C) and each name's text-class index (num_names,),
-        on the module's device; computed (or read from the disk cache) on the first call and
-        kept as buffers."""
-        if self.name_embeddings is None:
+        """Name embeddings (num_names, C) and each name's label (num_names,), on the module's
+        device; encoded (or read from the disk cache) once per vocabulary and precision."""
+        key = (tuple(self.text_classes), self.vocabulary.templates,
+               self.text_embedder.effective_precision)
+        embeddings = self.text_store.get(key)
+        if embeddings is None:
             with torch.no_grad():
-                embeddings, class_index = self.text_embedder.class_embeddings(
+                embeddings, _ = self.text_embedder.class_embeddings(
                     self.text_classes, self.templates, self.text_cache_identity)
             # In the dtype the buffer would have had if it had existed when the module moved.
             weight = self.text_embedder.token_embedding.weight
-            self.name_embeddings = embeddings.to(device=weight.device, dtype=weight.dtype)
-            self.name_class_index = class_index.to(weight.device)
-        return self.name_embeddings, self.name_class_index
+            embeddings = self.text_store.put(key, embeddings.to(device=weight.device,
+                                                                dtype=weight.dtype))
+        return embeddings, self.name_class_index
 
     def forward(self, inputs: Union[Sequence[Tensor], Tensor]) -> Tensor:
-        """Text-class logits.
+        """Class scores whose argmax is the decision rule at patch resolution, for MMSeg's
+        plain ``EncoderDecoder``.
+
+        A class scores the max over its names of ``softmax(logit_scale · cos)`` over all
+        names; with a background, class 0 scores ``max(p_background, prob_thd)`` (with
+        ``background='threshold'``, ``p_background = 0``), so that its argmax labels a pixel
+        0 when the top probability is below ``prob_thd`` (an exact tie goes to class 0).
+        ``area_thd`` is an image-level rule and applies only in
+        :class:`~mmseg_clipseg.models.TrainingFreeSegmentor`.
 
         Args:
             inputs: Backbone outputs; the one at ``in_index`` has shape (B, C, h, w) and is
                 unit-norm along C.
 
         Returns:
-            Tensor: Logits of the text classes, shape (B, K, h, w), K = number of text
-            classes (the background, if any, is decided in :meth:`predict_labels`).
+            Tensor: Shape (B, K, h, w), K = ``num_classes`` (background included).
         """
         features = self._transform_inputs(inputs).float()
         embeddings, class_index = self.text_embeddings()
-        logits = self.logit_scale * torch.einsum('bchw,nc->bnhw', features, embeddings.float())
-        num_classes = len(self.text_classes)
-        if logits.shape[1] == num_classes:
-            return logits
-        # Synonyms: a class scores the maximum over its names.
-        index = class_index.view(1, -1, 1, 1).expand_as(logits)
-        per_class = logits.new_full((logits.shape[0], num_classes, *logits.shape[2:]),
-                                    float('-inf'))
-        return per_class.scatter_reduce(1, index, logits, reduce='amax')
+        logits = torch.einsum('bchw,nc->bnhw', features, embeddings.float())
+        probabilities = (self.logit_scale * logits).softmax(dim=1)
+        index = class_index.view(1, -1, 1, 1).expand_as(probabilities)
+        scores = probabilities.new_zeros((probabilities.shape[0], self.num_classes,
+                                          *probabilities.shape[2:]))
+        scores.scatter_reduce_(1, index, probabilities, reduce='amax')
+        if self.has_background:
+            scores[:, 0].clamp_(min=self.prob_thd)
+        return scores
 
-    def predict_labels(self, logits: Tensor) -> Tensor:
-        """Per-pixel labels in the dataset's class indices.
+    def decide(self, name_logits: NameLogits, chunk_size: int,
+               keep_probabilities: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+        """Labels by the decision rule, reading per-name logits a chunk of names at a time.
 
         Args:
-            logits (Tensor): Text-class logits, shape (K, H, W).
+            name_logits: Maps name embeddings (n, C) to their cosine logits at the output
+                resolution, (n, H, W), after window averaging, resizing and any refinement.
+            chunk_size (int): Names per call of ``name_logits``.
+            keep_probabilities (bool): Also return every class's probability.
 
         Returns:
-            Tensor: Labels, shape (1, H, W), int64; with a background class, text class k
-            is label k + 1 and pixels whose top softmax probability is below
-            ``bg_threshold`` are 0.
+            tuple: Labels (1, H, W), int64; and, if asked, per-class probabilities (K, H, W),
+            fp32: the max over the class's names of the softmax over all names; 0 for a
+            class that is not encoded (``background='threshold'``) or that ``area_thd``
+            suppressed. Labels are their argmax except where ``prob_thd`` made them 0.
         """
-        return self.labels_from_chunks([logits])
+        embeddings, class_index = self.text_embeddings()
+        best, log_normaliser, class_max = RunningArgmax(), None, None
+        for start in range(0, len(class_index), chunk_size):
+            scaled = self.logit_scale * name_logits(embeddings[start:start + chunk_size])
+            best.update(scaled, start)
+            log_normaliser = add_logsumexp(log_normaliser, scaled)
+            if keep_probabilities:
+                class_max = self._running_class_max(class_max, scaled,
+                                                    class_index[start:start + chunk_size])
+        labels, top_logit = class_index[best.index], best.value
+        if self.area_thd is not None:
+            suppressed = area_suppressed_classes(labels, self.num_classes, self.area_thd)
+            if suppressed[labels].any():
+                labels, top_logit = self._decide_without(suppressed, name_logits, chunk_size,
+                                                         top_logit)
+            if class_max is not None:
+                class_max[suppressed] = -math.inf
+        if self.has_background:
+            top_probability = torch.exp(top_logit - log_normaliser)
+            labels = labels.masked_fill(top_probability < self.prob_thd, 0)
+        probabilities = None if class_max is None else torch.exp(class_max - log_normaliser)
+        return labels[None], probabilities
 
-    def labels_from_chunks(self, chunks: Iterable[Tensor]) -> Tensor:
-        """:meth:`predict_labels` over logits given as consecutive chunks of classes, each
-        (K_i, H, W), so that all K classes need never be in memory at once."""
-        best = best_index = log_normaliser = None
-        offset = 0
-        for chunk in chunks:
-            chunk = chunk.float()
-            value, index = chunk.max(dim=0, keepdim=True)
-            index += offset
-            chunk_normaliser = chunk.logsumexp(dim=0, keepdim=True)
-            if best is None:
-                best, best_index, log_normaliser = value, index, chunk_normaliser
-            else:
-                better = value > best  # ties keep the earlier class, as argmax does
-                best = torch.where(better, value, best)
-                best_index = torch.where(better, index, best_index)
-                log_normaliser = torch.logaddexp(log_normaliser, chunk_normaliser)
-            offset += chunk.shape[0]
-        if not self.has_background:
-            return best_index
-        top_probability = torch.exp(best - log_normaliser)
-        return torch.where(top_probability < self.bg_threshold, 0, best_index + 1)
+    def _running_class_max(self, class_max: Optional[Tensor], scaled: Tensor,
+                           class_index: Tensor) -> Tensor:
+        """Per-class max of scaled logits (K, H, W), updated with a chunk (n, H, W)."""
+        if class_max is None:
+            class_max = scaled.new_full((self.num_classes, *scaled.shape[1:]), -math.inf)
+        index = class_index.view(-1, 1, 1).expand_as(scaled)
+        return class_max.scatter_reduce_(0, index, scaled, reduce='amax')
+
+    def _decide_without(self, suppressed: Tensor, name_logits: NameLogits, chunk_size: int,
+                        like: Tensor) -> Tuple[Tensor, Tensor]:
+        """Argmax over the names of the classes not ``suppressed`` (K,), as SCLIP's argmax
+        after zeroing suppressed probabilities: labels (H, W) and the top scaled logit
+        (H, W), shaped ``like``; where no such name exists (``background='threshold'`` with
+        every foreground class suppressed) the label is 0 and the logit -inf."""
+        embeddings, class_index = self.text_embeddings()
+        allowed = ~suppressed[class_index]
+        best = RunningArgmax()
+        for start in range(0, len(class_index), chunk_size):
+            stop = start + chunk_size
+            if not allowed[start:stop].any():
+                continue  # the names of suppressed classes need not be computed
+            scaled = self.logit_scale * name_logits(embeddings[start:stop])
+            best.update(scaled.masked_fill(~allowed[start:stop, None, None], -math.inf),
+                        start)
+        if best.value is None:
+            return like.new_zeros(like.shape, dtype=torch.long), torch.full_like(like, -math.inf)
+        found = best.value > -math.inf
+        return torch.where(found, class_index[best.index], 0), best.value
 
     def loss(self, *args: Any, **kwargs: Any) -> Dict[str, Tensor]:
         raise RuntimeError('OpenVocabularyHead is training-free: there is nothing to train.')
+
+
+class _TensorStore(nn.Module):
+    """Tensors by hashable key, held as non-persistent buffers so that they follow the
+    module's device and dtype; the oldest entries go beyond ``capacity``."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self._names: Dict[Any, str] = {}
+        self._count = 0
+
+    def get(self, key: Any) -> Optional[Tensor]:
+        name = self._names.get(key)
+        return None if name is None else getattr(self, name)
+
+    def put(self, key: Any, tensor: Tensor) -> Tensor:
+        if len(self._names) >= self.capacity:
+            oldest = next(iter(self._names))
+            delattr(self, self._names.pop(oldest))
+        name = f'entry_{self._count}'
+        self._count += 1
+        self.register_buffer(name, tensor, persistent=False)
+        self._names[key] = name
+        return tensor

@@ -1,5 +1,7 @@
 """The training-free segmentor: CLIP backbone + text head under MMSeg's EncoderDecoder."""
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+import functools
+from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    TypeVar)
 
 import torch
 import torch.nn.functional as F
@@ -11,11 +13,19 @@ from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor
 from torch.profiler import record_function
 
+from ...class_names import ClassNamesSpec
+from ...clip.templates import TemplatesSpec
 from ...errors import UserInputError
+from ..postprocess import PAMR_DEFAULTS, pamr_affinity, pamr_propagate
 
-Window = Tuple[int, int, int, int, int]  # image index, y1, y2, x1, x2
-# Classes resized at a time when the full-resolution logits are not kept.
-_CLASS_CHUNK = 32
+Box = Tuple[int, int, int, int]  # y1, y2, x1, x2 inside one image
+WindowFeatures = List[Tuple[Box, Tensor]]  # the windows of one image, features (C, h, w)
+Size = Tuple[int, int]
+T = TypeVar('T')
+MODES = ('slide', 'whole')
+# Default names per chunk: as many as keep one chunk's per-name maps below this many floats
+# (32 MiB in fp32), whatever the number of classes.
+_CHUNK_FLOATS = 2 ** 23
 
 
 def sliding_windows(height: int, width: int, crop: Tuple[int, int],
@@ -50,23 +60,35 @@ class TrainingFreeSegmentor(EncoderDecoder):
     :class:`~mmseg_clipseg.models.CLIPDenseBackbone` and whose head is
     :class:`~mmseg_clipseg.models.OpenVocabularyHead`; both share one CLIP model.
 
-    Compared with ``EncoderDecoder``: windows (``slide``) and whole images (``whole``) of all
-    images in a batch go through the backbone together, in chunks of
-    ``test_cfg.crop_batch_size``; every image is processed at its own size, so a batch of
-    images of different sizes gives the same results as one image at a time; and the
-    background decision of the head is applied after the logits are resized to the original
-    image.
+    Prediction (the peers' rule, METHOD.md "Classification"): the backbone runs once per
+    window (``slide``) or per image (``whole``); windows of all images in a batch go through
+    it together, in chunks of ``test_cfg.crop_batch_size``, and every image is processed at
+    its own size (a batch gives the same results as one image at a time). Only the windows'
+    patch features are kept; then, a chunk of names at a time, the per-name logits are
+    upsampled bilinearly to each window, averaged over overlapping windows, resized to the
+    original image (in ``whole`` mode straight from the patch grid), optionally refined by
+    PAMR, and handed to :meth:`OpenVocabularyHead.decide`, which keeps a running max and
+    log-sum-exp over the names. So memory grows with the chunk, not with the vocabulary.
 
     Args:
-        backbone (dict): Backbone config; gets ``clip`` unless it sets its own.
-        decode_head (dict): Head config; gets ``clip`` unless it sets its own.
+        backbone (dict): Backbone config; gets ``clip`` unless it sets its own. Its
+            ``partial_patches`` decides the upsampling: ``'pad'`` (patch grid upsampled to
+            the padded window, then cut) or ``'drop'`` (grid stretched over the window, as
+            NACLIP's whole-image mode).
+        decode_head (dict): Head config; gets ``clip`` and the backbone's ``precision``
+            unless it sets its own.
         clip (dict): The CLIP model: ``model_name``, ``pretrained`` (tag, file or None),
             ``quick_gelu``, ``init_seed``.
         test_cfg (dict): ``mode`` (``'slide'`` or ``'whole'``), ``crop_size``, ``stride``,
-            ``crop_batch_size`` (crops per backbone pass, default 8) and ``keep_seg_logits``
-            (store full-resolution logits in the results, default True as in MMSeg).
+            ``crop_batch_size`` (crops per backbone pass, default 8), ``keep_seg_logits``
+            (default True, as in MMSeg: store every class's probability, (K, H, W), as
+            ``seg_logits``; with False nothing of size K x H x W is ever built),
+            ``name_chunk_size`` (names per chunk; default None: as many as keep one chunk's
+            maps below 2^23 floats) and ``pamr`` (None, or ``dict(steps=10,
+            dilations=(8, 16))`` to refine the per-name logits with PAMR as NACLIP does).
         data_preprocessor (dict, optional): Usually
             :class:`~mmseg_clipseg.models.BatchPaddingSegDataPreProcessor`.
+        train_cfg, pretrained: Only None is accepted (MMSeg's ``init_model`` sets both).
     """
 
     def __init__(self,
@@ -90,88 +112,251 @@ class TrainingFreeSegmentor(EncoderDecoder):
         backbone.setdefault('clip', clip)
         decode_head = dict(decode_head)
         decode_head.setdefault('clip', clip)
+        decode_head.setdefault('precision', backbone.get('precision', 'fp32'))
         super().__init__(backbone=backbone, decode_head=decode_head, test_cfg=test_cfg,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        crop_batch_size = self.test_cfg.get('crop_batch_size', 8)
-        if not isinstance(crop_batch_size, int) or crop_batch_size < 1:
-            raise UserInputError(f'test_cfg.crop_batch_size must be a positive integer; '
-                                 f'got {crop_batch_size!r}')
-        self.crop_batch_size = crop_batch_size
-        self.keep_seg_logits = bool(self.test_cfg.get('keep_seg_logits', True))
+        self.mode = self.test_cfg.get('mode', 'whole')
+        if self.mode not in MODES:
+            raise UserInputError(f'test_cfg.mode must be "slide" or "whole"; got {self.mode!r}')
+        self.crop_batch_size = _positive_int('test_cfg.crop_batch_size',
+                                             self.test_cfg.get('crop_batch_size', 8))
+        chunk = self.test_cfg.get('name_chunk_size', None)
+        self.name_chunk_size = None if chunk is None else _positive_int(
+            'test_cfg.name_chunk_size', chunk)
+        self.keep_seg_logits = self.test_cfg.get('keep_seg_logits', True)
+        if not isinstance(self.keep_seg_logits, bool):
+            raise UserInputError(f'test_cfg.keep_seg_logits must be True or False; '
+                                 f'got {self.keep_seg_logits!r}')
+        self.pamr = _pamr_settings(self.test_cfg.get('pamr', None))
+
+    @property
+    def partial_patches(self) -> str:
+        """How the backbone treats pixels past the last full patch (``'pad'`` | ``'drop'``)."""
+        return getattr(self.backbone, 'partial_patches', 'pad')
+
+    def set_vocabulary(self, class_names: ClassNamesSpec,
+                       templates: Optional[TemplatesSpec] = None,
+                       background: Optional[str] = None,
+                       background_names: Optional[Sequence[str]] = None) -> None:
+        """Switch the classes without rebuilding the model; see
+        :meth:`OpenVocabularyHead.set_vocabulary`."""
+        self.decode_head.set_vocabulary(class_names, templates, background, background_names)
+        self.num_classes = self.out_channels = self.decode_head.num_classes
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
         raise RuntimeError('TrainingFreeSegmentor is training-free: there is nothing to '
                            'train. Run it with tools/test.py (no checkpoint needed).')
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        """Text-class logits at the input's resolution.
+        """The head's class scores (the rule at patch resolution, as plain
+        ``EncoderDecoder`` uses it), upsampled to the input.
 
         Args:
             inputs (Tensor): Images, shape (B, 3, H, W).
             batch_img_metas (list[dict]): Unused; kept for the EncoderDecoder interface.
 
         Returns:
-            Tensor: Shape (B, K, H, W), K text classes.
+            Tensor: Shape (B, K, H, W).
         """
-        features = self.extract_feat(inputs)
-        with record_function('clipseg.head'):
-            logits = self.decode_head(features)
+        scores = self.decode_head(self.extract_feat(inputs))
+        size = tuple(inputs.shape[-2:])
+        return self._fit_to_window(scores, size, size)
+
+    def _fit_to_window(self, grid_logits: Tensor, window: Size, size: Size) -> Tensor:
+        """Bring patch-grid maps of a window of ``window`` pixels to ``size``, bilinearly.
+
+        With ``partial_patches='pad'`` the grid covers the window padded to whole patches:
+        it is upsampled to that, cut to the window, then resized to ``size`` if that differs.
+        With ``'drop'`` it covers the whole patches only and is stretched over ``size``
+        (NACLIP).
+
+        Args:
+            grid_logits (Tensor): Shape (B, n, h, w).
+
+        Returns:
+            Tensor: Shape (B, n, *size).
+        """
+        if self.partial_patches == 'drop':
+            return self._resize(grid_logits, size)
         patch_h, patch_w = self.backbone.patch_size
-        padded = (logits.shape[-2] * patch_h, logits.shape[-1] * patch_w)
-        logits = F.interpolate(logits, size=padded, mode='bilinear',
-                               align_corners=self.align_corners)
-        return logits[..., :inputs.shape[-2], :inputs.shape[-1]]
+        padded = (grid_logits.shape[-2] * patch_h, grid_logits.shape[-1] * patch_w)
+        logits = self._resize(grid_logits, padded)[..., :window[0], :window[1]]
+        return logits if tuple(window) == tuple(size) else self._resize(logits, size)
 
-    def _windows(self, inputs: Tensor, batch_img_metas: List[dict]) -> List[Window]:
-        """All windows of all images, each within its image's unpadded area."""
-        windows = []
-        for index, img_meta in enumerate(batch_img_metas):
-            top, bottom, left, right = _image_box(inputs, img_meta)
-            if self.test_cfg.get('mode', 'whole') == 'slide':
-                boxes = sliding_windows(bottom - top, right - left, self.test_cfg.crop_size,
-                                        self.test_cfg.stride)
-            else:
-                boxes = [(0, bottom - top, 0, right - left)]
-            windows.extend((index, y1 + top, y2 + top, x1 + left, x2 + left)
-                           for y1, y2, x1, x2 in boxes)
-        return windows
+    def _resize(self, maps: Tensor, size: Size) -> Tensor:
+        """Bilinear resize of (B, n, H, W) maps to ``size``."""
+        return F.interpolate(maps, size=tuple(size), mode='bilinear',
+                             align_corners=self.align_corners)
 
-    def _window_chunks(self, windows: Sequence[Window]) -> Iterator[List[Window]]:
-        """Windows of equal size, in chunks of at most ``crop_batch_size``."""
-        by_size: Dict[Tuple[int, int], List[Window]] = {}
-        for window in windows:
-            _, y1, y2, x1, x2 = window
-            by_size.setdefault((y2 - y1, x2 - x1), []).append(window)
+    def _boxes(self, height: int, width: int) -> List[Box]:
+        """The windows of an image of ``height`` x ``width`` pixels."""
+        if self.mode == 'slide':
+            return sliding_windows(height, width, self.test_cfg.crop_size,
+                                   self.test_cfg.stride)
+        return [(0, height, 0, width)]
+
+    def _equal_size_chunks(self, jobs: Sequence[Tuple[int, Box]]
+                           ) -> Iterator[List[Tuple[int, Box]]]:
+        """Windows ``(image index, box)`` of equal size, in chunks of ``crop_batch_size``."""
+        by_size: Dict[Size, List[Tuple[int, Box]]] = {}
+        for job in jobs:
+            y1, y2, x1, x2 = job[1]
+            by_size.setdefault((y2 - y1, x2 - x1), []).append(job)
         for group in by_size.values():
-            for start in range(0, len(group), self.crop_batch_size):
-                yield group[start:start + self.crop_batch_size]
+            yield from _chunks(group, self.crop_batch_size)
 
-    def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        """Logits of every image, averaged over overlapping windows.
+    def window_features(self, images: Sequence[Tensor]) -> List[WindowFeatures]:
+        """Run the backbone on every window of every image, windows of equal size batched.
+
+        Args:
+            images: Normalised images, each (3, H_i, W_i).
+
+        Returns:
+            list: Per image, its windows in placement order: (box, features (C, h, w)).
+        """
+        jobs = [(index, box) for index, image in enumerate(images)
+                for box in self._boxes(*image.shape[-2:])]
+        per_image: List[WindowFeatures] = [[] for _ in images]
+        for chunk in self._equal_size_chunks(jobs):
+            crops = torch.stack([images[index][:, y1:y2, x1:x2]
+                                 for index, (y1, y2, x1, x2) in chunk])
+            features = self.decode_head._transform_inputs(self.extract_feat(crops))
+            for (index, box), window_features in zip(chunk, features):
+                per_image[index].append((box, window_features))
+        return per_image
+
+    def name_logits(self, embeddings: Tensor, windows: WindowFeatures, image_size: Size,
+                    out_size: Size, flip_dims: Tuple[int, ...] = (),
+                    affinity: Optional[Tensor] = None) -> Tensor:
+        """Cosine logits of some names over one image, at ``out_size``.
+
+        Per name: upsampled to each window, averaged over overlapping windows, resized to
+        ``out_size`` (in ``whole`` mode the one window goes there directly), flipped back
+        and, with ``affinity``, refined by PAMR.
+
+        Args:
+            embeddings (Tensor): Unit name embeddings, (n, C).
+            windows: The image's windows and their features, from :meth:`window_features`.
+            image_size: The image's (H, W) in the input.
+            out_size: (H0, W0) of the result.
+            flip_dims: Dims to flip (the test-time flip of the image), e.g. (-1, ).
+            affinity (Tensor, optional): PAMR affinities at ``out_size``, (1, P, H0, W0).
+
+        Returns:
+            Tensor: Shape (n, H0, W0), fp32.
+        """
+        if self.mode == 'whole':
+            (_, features), = windows
+            logits = self._fit_to_window(_cosines(features, embeddings), image_size, out_size)
+        else:
+            logits = self._average_windows(embeddings, windows, image_size)
+            if tuple(out_size) != tuple(image_size):
+                logits = self._resize(logits, out_size)
+        if flip_dims:
+            logits = logits.flip(flip_dims)
+        if affinity is not None:
+            logits = pamr_propagate(logits, affinity, self.pamr['steps'],
+                                    self.pamr['dilations'])
+        return logits[0]
+
+    def _average_windows(self, embeddings: Tensor, windows: WindowFeatures,
+                         image_size: Size) -> Tensor:
+        """Per-name logits upsampled to each window and averaged: (1, n, H, W)."""
+        sums = counts = None
+        for (y1, y2, x1, x2), features in windows:
+            window = (y2 - y1, x2 - x1)
+            logits = self._fit_to_window(_cosines(features, embeddings), window, window)
+            if sums is None:
+                sums = logits.new_zeros((1, logits.shape[1], *image_size))
+                counts = logits.new_zeros((1, 1, *image_size))
+            sums[..., y1:y2, x1:x2] += logits
+            counts[..., y1:y2, x1:x2] += 1
+        return sums / counts
+
+    def _pamr_affinity(self, image: Tensor, out_size: Size,
+                       flip_dims: Tuple[int, ...]) -> Tensor:
+        """PAMR affinities from the normalised image resized to ``out_size`` (NACLIP)."""
+        image = self._resize(image[None].float(), out_size)
+        if flip_dims:
+            image = image.flip(flip_dims)
+        return pamr_affinity(image, self.pamr['dilations'])
+
+    def segment(self, image: Tensor, windows: WindowFeatures, out_size: Size,
+                flip_dims: Tuple[int, ...] = (),
+                keep_probabilities: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+        """Labels of one image by the head's decision rule.
+
+        Args:
+            image (Tensor): The normalised image, (3, H, W) (for PAMR).
+            windows: Its windows and their features, from :meth:`window_features`.
+            out_size: (H0, W0) of the result.
+            flip_dims: Dims to flip back (the test-time flip of the image).
+            keep_probabilities: Also return every class's probability.
+
+        Returns:
+            tuple: Labels (1, H0, W0), int64, and per-class probabilities (K, H0, W0) or None.
+        """
+        image_size = tuple(image.shape[-2:])
+        affinity = self._pamr_affinity(image, out_size, flip_dims) if self.pamr else None
+        logits = functools.partial(self.name_logits, windows=windows, image_size=image_size,
+                                   out_size=out_size, flip_dims=flip_dims, affinity=affinity)
+        chunk_size = self.name_chunk_size or max(
+            1, _CHUNK_FLOATS // max(image_size[0] * image_size[1], out_size[0] * out_size[1]))
+        with record_function('clipseg.head'):
+            return self.decode_head.decide(logits, chunk_size, keep_probabilities)
+
+    def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
+        """Labels at each image's original size.
 
         Args:
             inputs (Tensor): Images padded to one size, shape (B, 3, H, W).
-            batch_img_metas (list[dict]): Image meta; ``padding_size`` marks each image's
-                padding.
+            data_samples (list[SegDataSample], optional): Samples with image meta;
+                ``padding_size`` marks each image's padding, ``ori_shape`` its original size.
 
         Returns:
-            Tensor: Text-class logits, shape (B, K, H, W); zero in padded areas.
+            list[SegDataSample]: With ``pred_sem_seg`` (1, H0, W0) and, unless
+            ``test_cfg.keep_seg_logits`` is False, ``seg_logits``: every class's probability
+            (K, H0, W0) (see :meth:`OpenVocabularyHead.decide`).
         """
-        mode = self.test_cfg.get('mode', 'whole')
-        if mode not in ('slide', 'whole'):
-            raise UserInputError(f'test_cfg.mode must be "slide" or "whole"; got {mode!r}')
-        sums: Optional[Tensor] = None
-        counts = inputs.new_zeros((inputs.shape[0], 1, *inputs.shape[-2:]))
-        for chunk in self._window_chunks(self._windows(inputs, batch_img_metas)):
-            crops = torch.stack([inputs[i, :, y1:y2, x1:x2] for i, y1, y2, x1, x2 in chunk])
-            logits = self.encode_decode(crops, batch_img_metas)
-            if sums is None:
-                sums = inputs.new_zeros((inputs.shape[0], logits.shape[1],
-                                         *inputs.shape[-2:]))
-            for (i, y1, y2, x1, x2), crop_logits in zip(chunk, logits):
-                sums[i, :, y1:y2, x1:x2] += crop_logits
-                counts[i, :, y1:y2, x1:x2] += 1
-        return sums / counts.clamp(min=1)
+        if data_samples is None:
+            data_samples = [SegDataSample(metainfo=dict(ori_shape=tuple(inputs.shape[2:])))
+                            for _ in range(inputs.shape[0])]
+        metas = [sample.metainfo for sample in data_samples]
+        images = [_unpadded(inputs, index, meta) for index, meta in enumerate(metas)]
+        features = self.window_features(images)
+        for image, windows, sample in zip(images, features, data_samples):
+            meta = sample.metainfo
+            flip_dims = ()
+            if meta.get('flip', False):
+                flip_dims = (-1, ) if meta['flip_direction'] == 'horizontal' else (-2, )
+            out_size = tuple(meta.get('ori_shape', image.shape[-2:]))[:2]
+            labels, probabilities = self.segment(image, windows, out_size, flip_dims,
+                                                 self.keep_seg_logits)
+            sample.set_data({'pred_sem_seg': PixelData(data=labels)})
+            if probabilities is not None:
+                sample.set_data({'seg_logits': PixelData(data=probabilities)})
+        return data_samples
+
+    def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """Every class's probability by the decision rule, at the input's resolution
+        (:meth:`predict` resizes the per-name logits to the original size instead).
+
+        Args:
+            inputs (Tensor): Images padded to one size, shape (B, 3, H, W).
+            batch_img_metas (list[dict]): Image meta; ``padding_size`` marks the padding.
+
+        Returns:
+            Tensor: Shape (B, K, H, W); zero in padded areas.
+        """
+        images = [_unpadded(inputs, index, meta) for index, meta in enumerate(batch_img_metas)]
+        probabilities = inputs.new_zeros((inputs.shape[0], self.decode_head.num_classes,
+                                          *inputs.shape[-2:]))
+        for index, (image, windows) in enumerate(zip(images, self.window_features(images))):
+            top, bottom, left, right = _image_box(inputs, batch_img_metas[index])
+            _, image_probabilities = self.segment(image, windows, tuple(image.shape[-2:]),
+                                                  keep_probabilities=True)
+            probabilities[index, :, top:bottom, left:right] = image_probabilities
+        return probabilities
 
     # `slide_inference`/`whole_inference` are the EncoderDecoder entry points of the two
     # modes; both go through the batched `inference` above.
@@ -181,45 +366,47 @@ class TrainingFreeSegmentor(EncoderDecoder):
     def whole_inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         return self.inference(inputs, batch_img_metas)
 
-    def postprocess_result(self, seg_logits: Tensor,
-                           data_samples: OptSampleList = None) -> SampleList:
-        """Resize each image's logits to its original size, then label the pixels.
 
-        Args:
-            seg_logits (Tensor): Text-class logits, shape (B, K, H, W).
-            data_samples (list[SegDataSample], optional): Samples with image meta.
+def _cosines(features: Tensor, embeddings: Tensor) -> Tensor:
+    """Cosines of unit patch features (C, h, w) and unit name embeddings (n, C):
+    (1, n, h, w), fp32."""
+    return torch.einsum('chw,nc->nhw', features.float(), embeddings.float())[None]
 
-        Returns:
-            list[SegDataSample]: With ``pred_sem_seg`` (1, H0, W0) at the original size and,
-            unless ``test_cfg.keep_seg_logits`` is False, ``seg_logits`` (K, H0, W0). Without
-            them, the labels are computed a chunk of classes at a time, so that hundreds of
-            classes at full resolution never sit in memory at once.
-        """
-        if data_samples is None:
-            data_samples = [SegDataSample() for _ in range(seg_logits.shape[0])]
-        for logits, data_sample in zip(seg_logits, data_samples):
-            img_meta = data_sample.metainfo
-            size = None
-            if img_meta:
-                top, bottom, left, right = _image_box(seg_logits, img_meta)
-                logits = logits[:, top:bottom, left:right]
-                if img_meta.get('flip', False):
-                    dims = (2, ) if img_meta['flip_direction'] == 'horizontal' else (1, )
-                    logits = logits.flip(dims=dims)
-                size = img_meta['ori_shape']
-            if self.keep_seg_logits:
-                logits = self._resize(logits, size)
-                data_sample.set_data({'seg_logits': PixelData(data=logits)})
-                labels = self.decode_head.predict_labels(logits)
-            else:
-                labels = self.decode_head.labels_from_chunks(
-                    self._resize(part, size) for part in logits.split(_CLASS_CHUNK))
-            data_sample.set_data({'pred_sem_seg': PixelData(data=labels)})
-        return data_samples
 
-    def _resize(self, logits: Tensor, size: Optional[Tuple[int, int]]) -> Tensor:
-        """Bilinear resize of (K, H, W) logits to ``size``; None keeps them as they are."""
-        if size is None:
-            return logits
-        return F.interpolate(logits[None], size=size, mode='bilinear',
-                             align_corners=self.align_corners)[0]
+def _unpadded(inputs: Tensor, index: int, img_meta: Mapping[str, Any]) -> Tensor:
+    """Image ``index`` of a batch padded to one size, without its padding: (3, H, W)."""
+    top, bottom, left, right = _image_box(inputs, img_meta)
+    return inputs[index, :, top:bottom, left:right]
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserInputError(f'{name} must be a positive integer; got {value!r}')
+    return value
+
+
+def _pamr_settings(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Validated ``test_cfg.pamr``: None (off) or ``steps`` and ``dilations``."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise UserInputError(f'test_cfg.pamr must be None or a dict like '
+                             f'dict(steps=10, dilations=(8, 16)); got {value!r}')
+    unknown = sorted(set(value) - set(PAMR_DEFAULTS))
+    if unknown:
+        raise UserInputError(f'Unknown test_cfg.pamr setting(s) {unknown}; known: '
+                             f'{sorted(PAMR_DEFAULTS)}')
+    settings = {**PAMR_DEFAULTS, **value}
+    _positive_int('test_cfg.pamr.steps', settings['steps'])
+    dilations = settings['dilations']
+    if isinstance(dilations, int) or not dilations:
+        raise UserInputError(f'test_cfg.pamr.dilations must be a non-empty list of positive '
+                             f'integers, e.g. (8, 16); got {dilations!r}')
+    settings['dilations'] = tuple(_positive_int('test_cfg.pamr.dilations', dilation)
+                                  for dilation in dilations)
+    return settings

@@ -1,0 +1,67 @@
+"""Pieces of the peers' decision rule (METHOD.md, "Classification") that work on per-name
+logits given a chunk of names at a time, so that all names never sit in memory at once.
+
+With ``p = softmax(s)`` over all names and a class scoring the max of its names' ``p``, the
+winning class is the class of the name with the highest ``s`` and its probability is
+``exp(max s - logsumexp s)``: a running max and a running log-sum-exp over chunks of names
+give both exactly.
+"""
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+
+class RunningArgmax:
+    """Highest value and the index of its first occurrence over rows fed in chunks.
+
+    Attributes:
+        value (Tensor): Highest value so far, shape (H, W); None before the first update.
+        index (Tensor): Row index of ``value`` (first occurrence on ties), (H, W), int64.
+    """
+
+    def __init__(self) -> None:
+        self.value: Optional[Tensor] = None
+        self.index: Optional[Tensor] = None
+
+    def update(self, values: Tensor, first_row: int) -> None:
+        """Take rows ``first_row .. first_row + n - 1``, given as ``values`` (n, H, W)."""
+        value, index = values.max(dim=0)
+        index += first_row
+        if self.value is None:
+            self.value, self.index = value, index
+            return
+        better = value > self.value  # ties keep the earlier row, as argmax does
+        self.value = torch.where(better, value, self.value)
+        self.index = torch.where(better, index, self.index)
+
+
+def add_logsumexp(total: Optional[Tensor], values: Tensor) -> Tensor:
+    """``log(exp(total) + sum_rows exp(values))``: the running log-sum-exp of rows.
+
+    Args:
+        total (Tensor, optional): Log-sum-exp of the rows so far, (H, W); None for none.
+        values (Tensor): More rows, (n, H, W).
+    """
+    chunk = values.logsumexp(dim=0)
+    return chunk if total is None else torch.logaddexp(total, chunk)
+
+
+def area_suppressed_classes(labels: Tensor, num_classes: int, area_thd: float) -> Tensor:
+    """SCLIP's ``area_thd``: the foreground classes whose predicted area is not above
+    ``area_thd`` times the predicted foreground (all pixels of classes 1..K-1).
+
+    Classes that are not predicted at all count as suppressed (SCLIP zeroes their
+    probabilities as well), so no pixel can move to them. Class 0 is never suppressed.
+
+    Args:
+        labels (Tensor): Predicted classes, any shape, int64.
+
+    Returns:
+        Tensor: (K,) bool, True for a suppressed class.
+    """
+    areas = torch.bincount(labels.flatten(), minlength=num_classes).double()
+    foreground = areas[1:].sum()
+    suppressed = torch.zeros_like(areas, dtype=torch.bool)
+    suppressed[1:] = areas[1:] <= area_thd * foreground
+    return suppressed
