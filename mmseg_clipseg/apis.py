@@ -1,4 +1,223 @@
-"""Command-line helpers, kept here until the inference API takes this module's name; import
-them from :mod:`mmseg_clipseg.cli`."""
-from .cli import (ConfigOptionsAction, check_data_root, load_config,  # noqa: F401
-                  parse_option_value, run_cli)
+"""Segment images from Python with class names chosen per call.
+
+    from mmseg_clipseg.cli import init_segmentor, segment
+
+    segmentor = init_segmentor('vitb')                      # or a config path, or a Config
+    result = segment(segmentor, 'street.jpg', ['road', 'car, truck', 'sky'])
+    result.labels          # (H, W) int64 class indices at the image's own size
+    result.classes         # ['road', 'car', 'sky']
+
+Images are file paths, RGB arrays (H, W, 3), PIL images or RGB tensors (3, H, W); one image
+gives one :class:`Segmentation`, a list gives a list. The model is built once; the class names,
+templates and background may change from call to call (their text embeddings are kept in
+memory and in the on-disk cache), and images go through the same preprocessing, windows and
+batching as ``tools/test.py``.
+"""
+import dataclasses
+import os.path as osp
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+from .class_names import ClassNamesSpec
+from .cli import check_model_settings, check_option_keys, load_config
+from .errors import UserInputError
+from .image_io import read_rgb, to_rgb_array
+
+# Short names of the models (BENCHMARKS.md) and the config each one builds, relative to the
+# configs folder.
+MODEL_CONFIGS = {
+    'vitb': '_base_/models/clipseg_vitb.py',
+    'vitl': '_base_/models/clipseg_vitl.py',
+    'openclip-vitb': '_base_/models/clipseg_openclip-vitb.py',
+    'openclip-vitl': '_base_/models/clipseg_openclip-vitl.py',
+    'openclip-vith': '_base_/models/clipseg_openclip-vith.py',
+    'metaclip-vitb': '_base_/models/clipseg_metaclip-vitb.py',
+    'metaclip-vitl': '_base_/models/clipseg_metaclip-vitl.py',
+    'metaclip-vith': '_base_/models/clipseg_metaclip-vith.py',
+    'tiny-synthetic': 'clipseg_tiny_synthetic.py',
+}
+# The test pipeline of configs that hold only a model: the TCL protocol's resize.
+_DEFAULT_PIPELINE_CONFIG = '_base_/datasets/tcl_protocol.py'
+# Pipeline steps that read files; the API hands over decoded images instead.
+_FILE_STEPS = ('LoadImageFromFile', 'LoadAnnotations', 'LoadUInt16Annotations')
+
+ImageInput = Union[str, Path, np.ndarray, torch.Tensor, Any]
+
+
+@dataclasses.dataclass
+class Segmentation:
+    """The segmentation of one image.
+
+    Attributes:
+        labels: Class index per pixel, (H, W) int64, at the image's own size.
+        classes: The classes' canonical (first) names, in index order.
+        probabilities: With ``return_probabilities=True``, the per-class probabilities,
+            (K, H, W) float32 (a class's probability is the maximum over its names of the
+            softmax over all names); otherwise None.
+    """
+    labels: np.ndarray
+    classes: List[str]
+    probabilities: Optional[np.ndarray] = None
+
+
+def config_root() -> Path:
+    """The folder of the configs: in a source checkout the repository's ``configs``,
+    otherwise the copy installed with the package (``.mim/configs``)."""
+    for root in (Path(__file__).parent.parent / 'configs',
+                 Path(__file__).parent / '.mim' / 'configs'):
+        if (root / MODEL_CONFIGS['vitb']).is_file():
+            return root
+    raise UserInputError('The configs folder was not found; install the package from its '
+                         'source tree (pip install -e .) or give a config file path.')
+
+
+def _model_config(model: Union[str, Config]) -> Config:
+    if isinstance(model, Config):
+        return model.copy()
+    if not isinstance(model, (str, Path)):
+        raise UserInputError(f'model must be a short name ({", ".join(MODEL_CONFIGS)}), a '
+                             f'config path or a Config; got {type(model).__name__}')
+    if str(model) in MODEL_CONFIGS:
+        return load_config(str(config_root() / MODEL_CONFIGS[str(model)]))
+    if osp.exists(str(model)) or str(model).endswith('.py'):
+        return load_config(str(model))
+    raise UserInputError(f'Unknown model {str(model)!r}: give a short name '
+                         f'({", ".join(MODEL_CONFIGS)}), a config file or a Config.')
+
+
+def _device(device: Optional[Union[str, torch.device]]) -> torch.device:
+    if device is None:
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise UserInputError(f'device={device!r} is not a device; use "cpu" or "cuda" '
+                             '(or "cuda:N").') from error
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise UserInputError('device="cuda" was asked for, but PyTorch sees no CUDA GPU here; '
+                             'use device="cpu".')
+    return device
+
+
+def init_segmentor(model: Union[str, Path, Config] = 'vitb',
+                   device: Optional[Union[str, torch.device]] = None,
+                   **options: Any) -> torch.nn.Module:
+    """Build a training-free segmentor, ready for :func:`segment`.
+
+    Args:
+        model: A short name of the model table (``'vitb'``, ``'vitl'``, ``'openclip-vitb'``,
+            ..., ``'tiny-synthetic'``, see :data:`MODEL_CONFIGS`), a config file path or a
+            :class:`~mmengine.config.Config`.
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...; default: CUDA if available.
+        **options: Model settings as dotted keys below ``model``, e.g.
+            ``**{'backbone.dense_mode': 'maskclip', 'clip.pretrained': '/path/ViT-B-16.pt',
+            'backbone.precision': 'fp16'}``.
+
+    Returns:
+        The segmentor in eval mode on ``device``, with its config as ``.cfg``.
+    """
+    cfg = _model_config(model)
+    target = _device(device)
+    if options:
+        dotted = {f'model.{key}': value for key, value in options.items()}
+        check_option_keys(cfg, dotted)
+        cfg.merge_from_dict(dotted)
+        check_model_settings(cfg.model)
+    if cfg.model.decode_head.get('class_names') is None:
+        # Classes are given to `segment`; this placeholder is never encoded.
+        cfg.model.decode_head.class_names = ['object']
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    segmentor = MODELS.build(cfg.model).to(target).eval()
+    segmentor.cfg = cfg
+    return segmentor
+
+
+def _test_pipeline(cfg: Config) -> Compose:
+    """The config's test pipeline for a decoded image: no file reading, no labels."""
+    steps = cfg.get('test_pipeline')
+    if steps is None:
+        steps = Config.fromfile(str(config_root() / _DEFAULT_PIPELINE_CONFIG)).test_pipeline
+    steps = [dict(step) for step in steps if step.get('type') not in _FILE_STEPS]
+    return Compose([dict(type='LoadImageFromNDArray'), *steps])
+
+
+def _as_rgb(image: ImageInput) -> np.ndarray:
+    if isinstance(image, (str, Path)):
+        return read_rgb(str(image))
+    return to_rgb_array(image)
+
+
+def segment(segmentor: torch.nn.Module,
+            images: Union[ImageInput, Sequence[ImageInput]],
+            class_names: ClassNamesSpec,
+            *,
+            templates: Optional[Union[str, Sequence[str]]] = None,
+            background: Optional[str] = None,
+            background_names: Optional[Union[str, Sequence[str]]] = None,
+            return_probabilities: bool = False,
+            batch_size: int = 1) -> Union[Segmentation, List[Segmentation]]:
+    """Segment images into the given classes.
+
+    Args:
+        segmentor: From :func:`init_segmentor`.
+        images: One image or a list: file paths, RGB ``uint8`` arrays (H, W, 3) (also grey
+            (H, W), RGBA, uint16 or float in [0, 1]), PIL images, or RGB tensors (3, H, W).
+        class_names: A benchmark key, a names file, or a list of classes; a class is a name
+            or comma-separated synonyms (``'car, truck'``) or a list of synonyms.
+        templates: Prompt templates (a set name or a list with ``{}``); default: the model's.
+        background: None (no background class), ``'text'`` (class 0 is background with its
+            own names, as the peers do) or ``'threshold'`` (class 0 is not encoded; pixels
+            of low confidence get it). Its threshold is the head's ``prob_thd``.
+        background_names: Names of class 0 with ``background='text'``; default: class 0's
+            own names.
+        return_probabilities: Also return the per-class probabilities.
+        batch_size: Images per forward pass (mixed sizes are fine).
+
+    Returns:
+        One :class:`Segmentation` per image (a list when ``images`` is a list or tuple).
+    """
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise UserInputError(f'batch_size must be a positive integer; got {batch_size!r}')
+    single = not isinstance(images, (list, tuple))
+    image_list = [images] if single else list(images)
+    if not image_list:
+        raise UserInputError('images is an empty list; give at least one image.')
+    head = segmentor.decode_head
+    head.set_vocabulary(class_names, templates=templates, background=background,
+                        background_names=background_names)
+    pipeline = _test_pipeline(segmentor.cfg)
+    previous_keep = segmentor.keep_seg_logits
+    segmentor.keep_seg_logits = return_probabilities
+    results = []
+    try:
+        for start in range(0, len(image_list), batch_size):
+            batch = [pipeline(dict(img=np.ascontiguousarray(_as_rgb(image)[..., ::-1])))
+                     for image in image_list[start:start + batch_size]]  # pipelines take BGR
+            with torch.no_grad():
+                samples = segmentor.test_step(pseudo_collate(batch))
+            results.extend(_to_segmentation(sample, head) for sample in samples)
+    finally:
+        segmentor.keep_seg_logits = previous_keep
+    return results[0] if single else results
+
+
+def _to_segmentation(sample: Any, head: torch.nn.Module) -> Segmentation:
+    probabilities = None
+    if 'seg_logits' in sample:
+        probabilities = sample.seg_logits.data.float().cpu().numpy()
+    return Segmentation(labels=sample.pred_sem_seg.data[0].cpu().numpy().astype(np.int64),
+                        classes=[names[0] for names in head.classes],
+                        probabilities=probabilities)
+
+
+def available_models() -> Dict[str, str]:
+    """Short model names and the config each builds."""
+    return dict(MODEL_CONFIGS)

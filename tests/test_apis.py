@@ -1,0 +1,137 @@
+"""The Python inference API (mmseg_clipseg.apis) on the packaged tiny CLIP."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mmseg_clipseg.apis import Segmentation, available_models, init_segmentor, segment
+from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
+from mmseg_clipseg.errors import UserInputError
+
+STUFF = ['grass', 'water', 'sand', 'rock']
+
+
+@pytest.fixture(scope='module')
+def scenes():
+    generator = SceneGenerator(size=64)
+    rng = np.random.default_rng(5)
+    return [generator.sample(rng) for _ in range(3)]
+
+
+@pytest.fixture(scope='module')
+def segmentor():
+    return init_segmentor('tiny-synthetic', device='cpu')
+
+
+def test_readme_example(tmp_path, scenes):
+    path = tmp_path / 'scene.png'
+    Image.fromarray(scenes[0].image).save(path)
+    # As in the README:
+    segmentor = init_segmentor('tiny-synthetic', device='cpu')
+    result = segment(segmentor, str(path), ['grass', 'water', 'sand', 'rock'])
+    assert isinstance(result, Segmentation)
+    assert result.labels.shape == (64, 64) and result.labels.dtype == np.int64
+    assert result.classes == STUFF
+    # The tiny model knows its scenes: most stuff pixels are right.
+    stuff = scenes[0].label < 4
+    assert (result.labels[stuff] == scenes[0].label[stuff]).mean() > 0.7
+
+
+def test_arrays_paths_pil_and_tensors_agree(tmp_path, segmentor, scenes):
+    image = scenes[1].image
+    path = tmp_path / 'scene.png'
+    Image.fromarray(image).save(path)
+    inputs = [str(path), path, image, Image.fromarray(image),
+              torch.from_numpy(image).permute(2, 0, 1)]
+    results = [segment(segmentor, item, STUFF).labels for item in inputs]
+    for labels in results[1:]:
+        np.testing.assert_array_equal(labels, results[0])
+
+
+def test_a_batch_equals_one_image_at_a_time(segmentor, scenes):
+    images = [scene.image for scene in scenes]
+    images[2] = np.ascontiguousarray(images[2][:48])  # mixed sizes in one batch
+    batched = segment(segmentor, images, STUFF, batch_size=3, return_probabilities=True)
+    assert isinstance(batched, list) and len(batched) == 3
+    for image, result in zip(images, batched):
+        alone = segment(segmentor, image, STUFF, return_probabilities=True)
+        assert result.labels.shape == image.shape[:2]
+        np.testing.assert_array_equal(result.labels, alone.labels)
+        np.testing.assert_allclose(result.probabilities, alone.probabilities, atol=1e-5)
+
+
+def test_probabilities_are_per_class_and_decide_the_labels(segmentor, scenes):
+    result = segment(segmentor, scenes[0].image, [STUFF[0], 'water, lake', *STUFF[2:]],
+                     return_probabilities=True)
+    assert result.probabilities.shape == (4, 64, 64)
+    assert result.probabilities.min() >= 0 and result.probabilities.max() <= 1
+    np.testing.assert_array_equal(result.probabilities.argmax(axis=0), result.labels)
+    assert segment(segmentor, scenes[0].image, STUFF).probabilities is None
+
+
+def test_names_changed_between_calls_equal_a_fresh_model(segmentor, scenes):
+    first = ['grass', 'water', 'sand', 'rock', 'circle', 'square', 'triangle']
+    second = ['rock', 'sand', 'grass, lawn']
+    image = scenes[2].image
+    segment(segmentor, image, first)
+    switched = segment(segmentor, image, second)
+    fresh = segment(init_segmentor('tiny-synthetic', device='cpu'), image, second)
+    np.testing.assert_array_equal(switched.labels, fresh.labels)
+    assert switched.classes == ['rock', 'sand', 'grass']
+    again = segment(segmentor, image, first)
+    np.testing.assert_array_equal(again.labels, segment(segmentor, image, first).labels)
+
+
+def test_background_as_a_text_class(segmentor, scenes):
+    result = segment(segmentor, scenes[0].image, ['rock', 'grass', 'water'],
+                     background='text')
+    assert set(np.unique(result.labels)) <= {0, 1, 2}
+
+
+def test_model_options_and_config_paths(scenes):
+    maskclip = init_segmentor('configs/clipseg_tiny_synthetic.py', device='cpu',
+                              **{'backbone.dense_mode': 'maskclip'})
+    assert maskclip.backbone.dense_mode == 'maskclip'
+    assert segment(maskclip, scenes[0].image, STUFF).labels.shape == (64, 64)
+    assert set(available_models()) >= {'vitb', 'vitl', 'openclip-vith', 'tiny-synthetic'}
+
+
+@pytest.mark.parametrize('call,message', [
+    (lambda: init_segmentor('vitz'), "Unknown model 'vitz'"),
+    (lambda: init_segmentor('tiny-synthetic', device='gpu'), 'is not a device'),
+    (lambda: init_segmentor('tiny-synthetic', **{'backbone.dense_mod': 'x'}),
+     "Did you mean 'dense_mode'"),
+    (lambda: init_segmentor(42), 'model must be a short name'),
+])
+def test_bad_models_and_options(call, message):
+    with pytest.raises(UserInputError, match=message):
+        call()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message without a GPU')
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(UserInputError, match='sees no CUDA GPU'):
+        init_segmentor('tiny-synthetic', device='cuda')
+
+
+@pytest.mark.parametrize('images,kwargs,message', [
+    ([], {}, 'empty list'),
+    (np.zeros((64, 64, 3), np.uint8), dict(batch_size=0), 'batch_size must be a positive'),
+    ('/no/such/image.png', {}, 'does not exist'),
+    (np.zeros((64, 64, 5), np.uint8), {}, r'has shape \(64, 64, 5\)'),
+])
+def test_bad_images_and_settings(segmentor, images, kwargs, message):
+    with pytest.raises(UserInputError, match=message):
+        segment(segmentor, images, STUFF, **kwargs)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+@pytest.mark.parametrize('precision', ['fp32', 'fp16', 'bf16'])
+def test_segment_on_cuda_agrees_with_the_cpu(segmentor, scenes, precision):
+    cuda = init_segmentor('tiny-synthetic', device='cuda',
+                          **{'backbone.precision': precision})
+    for scene in scenes:
+        on_gpu = segment(cuda, scene.image, STUFF).labels
+        on_cpu = segment(segmentor, scene.image, STUFF).labels
+        assert (on_gpu == on_cpu).mean() > (0.9999 if precision == 'fp32' else 0.98)
