@@ -53,6 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='also run with one window per backbone pass (per-crop)')
     parser.add_argument('--compare-precisions', nargs='+', metavar='P',
                         help='precisions to compare (fp32 fp16 bf16; half needs CUDA)')
+    parser.add_argument('--run-images', type=int, default=500,
+                        help='report the text encoding\'s share of a run of this many images '
+                        '(default 500, the size of Cityscapes val; 0: do not encode the text '
+                        'separately)')
     parser.add_argument('--text', action='store_true', help='benchmark the text side instead')
     parser.add_argument('--text-classes', type=int, default=None,
                         help='with --text: use only the first N classes of the config')
@@ -225,6 +229,23 @@ def benchmark_images(args, cfg: Config) -> None:
               f'{row["clipseg.backbone"]:>10.1f}{row["clipseg.cra"]:>8.1f}'
               f'{row["clipseg.dsi"]:>8.1f}{row["clipseg.head"]:>8.1f}{row["peak_mb"]:>10.0f}'
               f'{row["ms_per_image"] / baseline:>8.2f}')
+    if args.run_images:
+        report_text_share(next(iter(models.values())).decode_head, baseline / 1000, args)
+
+
+def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> None:
+    """The one-off text encoding (no cache) against a run of ``--run-images`` images."""
+    prompts = sum(map(len, head.text_classes)) * len(head.templates)
+    synchronize(args.device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        head.text_embedder.class_embeddings(head.text_classes, head.templates, None)
+    synchronize(args.device)
+    text = time.perf_counter() - start
+    run = text + args.run_images * seconds_per_image
+    print(f'text encoding, once per run without the disk cache: {prompts} prompts in '
+          f'{text:.2f} s = {100 * text / run:.1f}% of a {args.run_images}-image run of the '
+          f'first variant ({text / seconds_per_image:.1f} images\' time)')
 
 
 def benchmark_text(args, cfg: Config) -> None:
