@@ -131,3 +131,94 @@ def test_voc_writer_never_writes_into_a_real_voc_folder(tmp_path):
     assert result.stderr.startswith('error: ') and 'not written by make_synthetic_voc' in \
         result.stderr
     assert snapshot(voc) == before
+
+
+# --- results_table ------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def table_tool():
+    return tool('results_table')
+
+
+def write_run(work_dir: Path, stamp: str, content) -> Path:
+    """A tools/test.py result as mmengine writes it: <work dir>/<time>/<time>.json."""
+    path = work_dir / stamp / f'{stamp}.json'
+    path.parent.mkdir(parents=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+@pytest.mark.parametrize('content, phrase', [
+    ('{"aAcc": 80.1, "mIoU": 5', 'is not valid JSON'),
+    ('', 'is empty'),
+    (b'\xff\xfe\x00garbage', 'is not a text file'),
+    ('{"aAcc": 80.1}', 'has no mIoU'),
+    ('[1, 2]', 'has no mIoU'),
+    ('{"mIoU": "high"}', 'a percentage in 0..100'),
+    ('{"mIoU": NaN}', 'a percentage in 0..100'),
+    ('{"mIoU": 123.0}', 'a percentage in 0..100'),
+])
+def test_results_table_bad_result_files(tmp_path, table_tool, capsys, content, phrase):
+    work_dir = tmp_path / 'clipseg_vitb_voc20'
+    result = write_run(work_dir, '20250101_000000', content)
+    for path in (work_dir, result):  # through its work dir and given directly
+        assert_error(run_main(table_tool['main'], [str(path)], capsys), phrase)
+
+
+def test_results_table_reads_mmengine_json_lines(tmp_path, table_tool, capsys):
+    work_dir = tmp_path / 'clipseg_vitb_voc20'
+    write_run(work_dir, '20250101_000000', '{"data_time": 0.1}\n{"mIoU": 61.5, "aAcc": 9}\n')
+    status, out, err = run_main(table_tool['main'], [str(work_dir)], capsys)
+    assert status == 0, err
+    assert out.splitlines()[-1] == '| clipseg_vitb | 61.5 | 61.5 |'
+
+
+def _loose_result(root: Path) -> Path:
+    """A result file moved out of its run folder: its run has no name."""
+    return write_run(root / 'clipseg_vitb_voc20', 'a', '{"mIoU": 1}').rename(root / 'r.json')
+
+
+def _unfinished_run(root: Path) -> Path:
+    (root / 'clipseg_vitb_voc20' / '20250101_000000').mkdir(parents=True)
+    return root / 'clipseg_vitb_voc20'
+
+
+def _folder_without_benchmark(root: Path) -> Path:
+    (root / 'my_runs').mkdir()
+    return root / 'my_runs'
+
+
+def _text_file(root: Path) -> Path:
+    (root / 'notes.txt').write_text('x')
+    return root / 'notes.txt'
+
+
+@pytest.mark.parametrize('make, phrase', [
+    (lambda root: root / 'nowhere_voc20', 'does not exist'),
+    (lambda root: root / 'configs' / 'clipseg_vitb_voc2O.py', 'does not exist'),
+    (_loose_result, 'give the work dir instead'),
+    (_unfinished_run, 'holds no tools/test.py result'),
+    (_folder_without_benchmark, "Run name 'my_runs'"),
+    (_text_file, 'neither a config (.py), a work dir nor a result file'),
+])
+def test_results_table_wrong_paths(tmp_path, table_tool, capsys, make, phrase):
+    assert_error(run_main(table_tool['main'], [str(make(tmp_path))], capsys), phrase)
+
+
+def test_results_table_checks_every_path_before_evaluating(tmp_path, table_tool, capsys):
+    """A config first and a mistake last: refused before the config's (long) evaluation."""
+    work_root = tmp_path / 'work_dirs'
+    argv = [str(REPO / 'configs' / 'clipseg_vitb_voc20.py'), str(tmp_path / 'typo_voc21'),
+            '--work-dir-root', str(work_root)]
+    assert_error(run_main(table_tool['main'], argv, capsys), 'typo_voc21', 'does not exist')
+    assert not work_root.exists()
+    voc20 = tmp_path / 'clipseg_vitb_voc20'
+    result = write_run(voc20, '20250101_000000', '{"mIoU": 50.0}')
+    assert_error(run_main(table_tool['main'], [str(voc20), str(result)], capsys),
+                 'both results of clipseg_vitb_voc20')
+    for precision in ('-1', '40'):
+        assert_error(run_main(table_tool['main'], [str(voc20), '--precision', precision],
+                              capsys), '--precision must be in 0..6')

@@ -16,11 +16,12 @@ that have all of them.
 """
 import argparse
 import json
+import math
 import os.path as osp
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.errors import MissingFileError, UserInputError
@@ -42,6 +43,7 @@ COLUMNS = {
 AVERAGED = ('voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff',
             'cityscapes', 'ade150')
 TEST_SCRIPT = Path(__file__).with_name('test.py')
+MAX_PRECISION = 6
 
 
 def split_run_name(name: str) -> Tuple[str, str]:
@@ -54,8 +56,8 @@ def split_run_name(name: str) -> Tuple[str, str]:
         suffix = f'_{key}'
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[:-len(suffix)], key
-    raise UserInputError(f'{name!r} does not end with _<benchmark>; benchmarks: '
-                     f'{", ".join(COLUMNS)}.')
+    raise UserInputError(f'Run name {name!r} (a config\'s or work dir\'s name) does not end '
+                         f'with _<benchmark>; benchmarks: {", ".join(COLUMNS)}.')
 
 
 def format_table(results: Mapping[str, float], precision: int = 1) -> str:
@@ -92,13 +94,51 @@ def format_table(results: Mapping[str, float], precision: int = 1) -> str:
     return '\n'.join(lines)
 
 
+def _json_records(path: str) -> List[Any]:
+    """The JSON records of a file: one document, or one per line (mmengine's scalar log)."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            text = handle.read()
+    except UnicodeDecodeError:
+        raise UserInputError(f'{path!r} is not a text file; is it a tools/test.py result '
+                             '(<work dir>/<time>/<time>.json)?') from None
+    except OSError as error:
+        raise UserInputError(f'{path!r} could not be read: {error.strerror or error}.') \
+            from error
+    if not text.strip():
+        raise UserInputError(f'{path!r} is empty; did its tools/test.py run finish? Run it '
+                             'again.')
+    try:
+        return [json.loads(text)]
+    except ValueError:
+        pass
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                raise UserInputError(f'{path!r} is not valid JSON (line {number}); is the file '
+                                     'complete? Run its tools/test.py run again.') from None
+    return records
+
+
 def read_result(path: str) -> float:
-    """The mIoU of a ``tools/test.py`` result file (``<work dir>/<time>/<time>.json``)."""
-    with open(path, encoding='utf-8') as handle:
-        result = json.load(handle)
-    if not isinstance(result, dict) or 'mIoU' not in result:
+    """The mIoU (percent) of a ``tools/test.py`` result file (``<work dir>/<time>/<time>.json``).
+
+    Raises:
+        UserInputError: The file is unreadable, not JSON, or has no mIoU in 0..100.
+    """
+    results = [record for record in _json_records(path)
+               if isinstance(record, dict) and 'mIoU' in record]
+    if not results:
         raise UserInputError(f'{path!r} is not a test result (it has no mIoU).')
-    return float(result['mIoU'])
+    miou = results[-1]['mIoU']
+    if isinstance(miou, bool) or not isinstance(miou, (int, float)) \
+            or not math.isfinite(miou) or not 0 <= miou <= 100:
+        raise UserInputError(f'{path!r} has mIoU {miou!r}; a tools/test.py result has a '
+                             'percentage in 0..100.')
+    return float(miou)
 
 
 def newest_result(work_dir: str) -> str:
@@ -124,20 +164,46 @@ def run_test(config: str, work_dir: str, data_root: Optional[str],
         raise UserInputError(f'tools/test.py failed on {config} (exit status {status}).')
 
 
+def classify(path: str) -> Tuple[str, str]:
+    """What one PATH argument is (``'config'``, ``'work_dir'`` or ``'result'``) and the name
+    of its run; nothing is read or run yet.
+
+    Raises:
+        MissingFileError: ``path`` does not exist.
+        UserInputError: ``path`` is none of the three, or its run name has no benchmark.
+    """
+    if osp.isdir(path):
+        kind, name = 'work_dir', Path(path).resolve().name
+    elif not osp.exists(path):
+        raise MissingFileError(f'{path!r} does not exist; give a config (.py), the work dir '
+                               'of a tools/test.py run or its result file (.json).')
+    elif path.endswith('.py'):
+        kind, name = 'config', Path(path).stem
+    elif path.endswith('.json'):
+        result = Path(path).resolve()
+        if result.stem != result.parent.name:
+            raise UserInputError(f'{path!r} is not where tools/test.py writes a result '
+                                 '(<work dir>/<time>/<time>.json), and the run is named after '
+                                 'its work dir; give the work dir instead.')
+        kind, name = 'result', result.parent.parent.name
+    else:
+        raise UserInputError(f'{path!r} is neither a config (.py), a work dir nor a result '
+                             'file (.json).')
+    split_run_name(name)
+    return kind, name
+
+
 def collect(path: str, work_dir_root: str, data_roots: Mapping[str, str],
             cfg_options: Sequence[str]) -> Tuple[str, float]:
     """Run name and mIoU of one PATH argument (a config, a work dir or a result file)."""
-    if osp.isfile(path) and path.endswith('.py'):
-        name = Path(path).stem
+    kind, name = classify(path)
+    if kind == 'config':
         work_dir = osp.join(work_dir_root, name)
         run_test(path, work_dir, data_roots.get(split_run_name(name)[1]), cfg_options)
         return name, read_result(newest_result(work_dir))
-    if osp.isdir(path):
-        return Path(path).resolve().name, read_result(newest_result(path))
-    if osp.isfile(path) and path.endswith('.json'):
-        return Path(path).resolve().parent.parent.name, read_result(path)
-    raise MissingFileError(f'{path!r} is neither a config (.py), a work dir nor a result '
-                            'file (.json).')
+    if kind == 'work_dir':
+        return name, read_result(newest_result(path))
+    return name, read_result(path)
 
 
 def parse_data_roots(pairs: Sequence[str]) -> Dict[str, str]:
@@ -162,18 +228,31 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help='where evaluated configs write their runs (default: work_dirs)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='passed on to tools/test.py for every evaluated config')
-    parser.add_argument('--precision', type=int, default=1, help='decimals (default: 1)')
+    parser.add_argument('--precision', type=int, default=1,
+                        help=f'decimals, 0..{MAX_PRECISION} (default: 1)')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    if not 0 <= args.precision <= MAX_PRECISION:
+        raise UserInputError(f'--precision must be in 0..{MAX_PRECISION} decimals; got '
+                             f'{args.precision}.')
     data_roots = parse_data_roots(args.data_root)
+    # Every PATH is checked before the first evaluation, which may take hours.
+    runs: Dict[str, str] = {}
+    for path in args.paths:
+        kind, name = classify(path)
+        if name in runs:
+            raise UserInputError(f'{runs[name]!r} and {path!r} are both results of {name}; '
+                                 'give one.')
+        runs[name] = path
+        if kind == 'config' and osp.isfile(args.work_dir_root):
+            raise UserInputError(f'--work-dir-root {args.work_dir_root!r} is a file, not a '
+                                 'folder.')
     results: Dict[str, float] = {}
     for path in args.paths:
         name, miou = collect(path, args.work_dir_root, data_roots, args.cfg_options)
-        if name in results:
-            raise UserInputError(f'Two of the PATHs are results of {name}; give one.')
         results[name] = miou
     print(format_table(results, args.precision))
 
