@@ -293,7 +293,8 @@ class OpenVocabularyHead(BaseDecodeHead):
 
         Args:
             name_logits: Maps name embeddings (n, C) to their cosine logits at the output
-                resolution, (n, H, W), after window averaging, resizing and any refinement.
+                resolution, (n, H, W), after window averaging, resizing and any refinement;
+                a new tensor on each call (it is scaled in place).
             chunk_size (int): Names per call of ``name_logits``.
             keep_probabilities (bool): Also return every class's probability.
 
@@ -306,7 +307,7 @@ class OpenVocabularyHead(BaseDecodeHead):
         embeddings, class_index = self.text_embeddings()
         best, log_normaliser, class_max = RunningArgmax(), None, None
         for start in range(0, len(class_index), chunk_size):
-            scaled = self.logit_scale * name_logits(embeddings[start:start + chunk_size])
+            scaled = name_logits(embeddings[start:start + chunk_size]).mul_(self.logit_scale)
             best.update(scaled, start)
             log_normaliser = add_logsumexp(log_normaliser, scaled)
             if keep_probabilities:
@@ -323,8 +324,9 @@ class OpenVocabularyHead(BaseDecodeHead):
         if self.has_background:
             top_probability = torch.exp(top_logit - log_normaliser)
             labels = labels.masked_fill(top_probability < self.prob_thd, 0)
-        probabilities = None if class_max is None else torch.exp(class_max - log_normaliser)
-        return labels[None], probabilities
+        if class_max is not None:  # in place: K x H x W may be large
+            class_max = class_max.sub_(log_normaliser).exp_()
+        return labels[None], class_max
 
     def _running_class_max(self, class_max: Optional[Tensor], scaled: Tensor,
                            class_index: Tensor) -> Tensor:
@@ -347,9 +349,8 @@ class OpenVocabularyHead(BaseDecodeHead):
             stop = start + chunk_size
             if not allowed[start:stop].any():
                 continue  # the names of suppressed classes need not be computed
-            scaled = self.logit_scale * name_logits(embeddings[start:stop])
-            best.update(scaled.masked_fill(~allowed[start:stop, None, None], -math.inf),
-                        start)
+            scaled = name_logits(embeddings[start:stop]).mul_(self.logit_scale)
+            best.update(scaled.masked_fill_(~allowed[start:stop, None, None], -math.inf), start)
         if best.value is None:
             return like.new_zeros(like.shape, dtype=torch.long), torch.full_like(like, -math.inf)
         found = best.value > -math.inf

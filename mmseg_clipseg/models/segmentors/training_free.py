@@ -271,7 +271,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
                 counts = logits.new_zeros((1, 1, *image_size))
             sums[..., y1:y2, x1:x2] += logits
             counts[..., y1:y2, x1:x2] += 1
-        return sums / counts
+        return sums.div_(counts)
 
     def _pamr_affinity(self, image: Tensor, out_size: Size,
                        flip_dims: Tuple[int, ...]) -> Tensor:
@@ -300,10 +300,17 @@ class TrainingFreeSegmentor(EncoderDecoder):
         affinity = self._pamr_affinity(image, out_size, flip_dims) if self.pamr else None
         logits = functools.partial(self.name_logits, windows=windows, image_size=image_size,
                                    out_size=out_size, flip_dims=flip_dims, affinity=affinity)
-        chunk_size = self.name_chunk_size or max(
-            1, _CHUNK_FLOATS // max(image_size[0] * image_size[1], out_size[0] * out_size[1]))
+        chunk_size = self.name_chunk_size or self._default_chunk_size(image_size, out_size)
         with record_function('clipseg.head'):
             return self.decode_head.decide(logits, chunk_size, keep_probabilities)
+
+    def _default_chunk_size(self, image_size: Size, out_size: Size) -> int:
+        """Names per chunk such that a chunk's maps stay below ``_CHUNK_FLOATS`` floats, the
+        names split into chunks of (nearly) equal size."""
+        pixels = max(image_size[0] * image_size[1], out_size[0] * out_size[1])
+        num_names = len(self.decode_head.text_embeddings()[1])
+        num_chunks = -(-num_names // max(1, _CHUNK_FLOATS // pixels))
+        return -(-num_names // num_chunks)
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """Labels at each image's original size.
