@@ -1,100 +1,123 @@
-"""Segment one image with your own class names and save a coloured overlay with a legend.
+"""Segment images with your own class names and save coloured overlays with a legend.
 
-    python tools/demo.py photo.jpg --classes "cat,grass,sky" --out result.png
+    python tools/demo.py photo.jpg --classes "cat, grass, sky" --out result.png
+    python tools/demo.py photos/ "more/*.jpg" --classes "cat, kitty; grass; sky" --out-dir overlays
+    python tools/demo.py scene.png --classes synthetic --model tiny-synthetic   # offline
 
-Any RGB, grey or RGBA image works. The model comes from ``--config`` (default: CLIP ViT-B/16
-with CRA + DSI); its dataset part is not used.
+Any RGB, grey or RGBA image works. One image gives --out (default demo_result.png; PNG,
+JPEG, BMP, TIFF or WebP); several images (files, folders, glob patterns) give one PNG each
+under --out-dir, named after the image. Existing files are not replaced without --overwrite,
+and an input image never. The class shares of each image are printed.
+
+Classes: comma-separated names; with synonyms, semicolons between classes and commas
+between a class's synonyms ("cat, kitty; grass; sky"); or a names file (one class per line,
+synonyms after commas); or a benchmark key (voc20, ade150, ...).
+
+The model is a short name (default vitb: CLIP ViT-B/16 with CRA + DSI, whose weights are
+downloaded once) or a config file (--config is the same option). Without internet, give the
+downloaded checkpoint with --cfg-options clip.pretrained=/path/ViT-B-16.pt, or try the tiny
+model that ships with the package: --model tiny-synthetic (it knows only its synthetic
+scenes' classes: grass, water, sand, rock, circle, square, triangle).
 """
 import argparse
-import os
+import os.path as osp
 import sys
-from typing import List
+from typing import List, Sequence
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-import numpy as np
-import torch
-from mmcv.transforms import Compose
-from mmengine.config import DictAction
-from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
-from PIL import Image
-
-from mmseg_clipseg.cli import load_config, run_cli
-from mmseg_clipseg.class_names import load_class_names
-from mmseg_clipseg.errors import MissingFileError, UserInputError
+from infer import (ImageItem, add_model_arguments, check_device, check_not_inputs,
+                   check_readable_images, check_weights_reachable, collect_images,
+                   model_config, parse_classes, set_head_vocabulary, vocabulary_options,
+                   write_atomically)
+from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.visualization import class_areas, render_overlay
 
-DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), '..', 'configs',
-                              'clipseg_vitb_voc20.py')
-# Steps of a test pipeline that read files; the demo hands over the decoded image instead.
-_FILE_LOADERS = ('LoadImageFromFile', 'LoadAnnotations')
+DEFAULT_OUT = 'demo_result.png'
+# Formats an RGB overlay can be saved in, by file extension.
+OUT_FORMATS = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG', '.bmp': 'BMP', '.tif': 'TIFF',
+               '.tiff': 'TIFF', '.webp': 'WEBP'}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('image', help='image file (RGB, grey or RGBA)')
-    parser.add_argument('--classes', required=True,
-                        help='comma-separated class names, e.g. "cat,grass,sky", or a '
-                        'names file (one class per line, synonyms after commas)')
-    parser.add_argument('--config', default=DEFAULT_CONFIG, help='model config')
-    parser.add_argument('--out', default='demo_result.png', help='output PNG')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config settings, e.g. model.clip.pretrained=/path.bin')
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('images', nargs='+', metavar='IMAGE',
+                        help='image files (RGB, grey or RGBA), folders or glob patterns')
+    add_model_arguments(parser, 'a short name (vitb, vitl, openclip-vitb, ..., '
+                        'tiny-synthetic) or a config file (default: vitb)',
+                        model_flags=('--model', '--config'))
+    parser.add_argument('--out', help=f'the overlay of one image (default: {DEFAULT_OUT})')
+    parser.add_argument('--out-dir', help='folder for the overlays of several images')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace output files that exist already')
     return parser.parse_args(argv)
 
 
-def read_rgb(path: str) -> np.ndarray:
-    """Any image file as (H, W, 3) uint8 RGB; alpha is composited over white."""
-    if not os.path.isfile(path):
-        raise MissingFileError(f'Image {path!r} does not exist.')
-    try:
-        image = Image.open(path)
-        image.load()
-    except OSError as error:
-        raise UserInputError(f'Could not read {path!r} as an image: {error}') from error
-    if image.mode in ('RGBA', 'LA', 'PA') or 'transparency' in image.info:
-        background = Image.new('RGBA', image.size, 'white')
-        image = Image.alpha_composite(background, image.convert('RGBA'))
-    return np.asarray(image.convert('RGB'))
+def output_paths(args: argparse.Namespace, items: Sequence[ImageItem]) -> List[str]:
+    """One output file per image."""
+    if args.out_dir is not None:
+        return [osp.join(args.out_dir, *item.name.split('/')) + '.png' for item in items]
+    if len(items) > 1:
+        raise UserInputError(f'{len(items)} images were given; --out names one file: give '
+                             '--out-dir DIR for their overlays.')
+    return [args.out or DEFAULT_OUT]
 
 
-def parse_classes(spec: str) -> List[str]:
-    """``--classes``: a names file, or comma-separated names."""
-    if os.path.isfile(spec):
-        return [', '.join(names) for names in load_class_names(spec)]
-    return [name.strip() for name in spec.split(',')]
+def check_output_options(args: argparse.Namespace) -> None:
+    """``--out`` and ``--out-dir``, before any image is read."""
+    if args.out is not None and args.out_dir is not None:
+        raise UserInputError('Give --out (the overlay of one image) or --out-dir (a folder '
+                             'for several), not both.')
+    if args.out_dir is not None and osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
+        raise UserInputError(f'--out-dir {args.out_dir!r} is a file; give a folder.')
+    out = args.out or DEFAULT_OUT
+    if args.out_dir is None:
+        if osp.isdir(out):
+            raise UserInputError(f'--out {out!r} is a folder; give a file name such as '
+                                 f'{osp.join(out, DEFAULT_OUT)!r}, or use --out-dir.')
+        if osp.splitext(out)[1].lower() not in OUT_FORMATS:
+            raise UserInputError(f'--out {out!r}: the overlay is saved as an image; end the '
+                                 f'name with {", ".join(OUT_FORMATS)}.')
 
 
-def segment(image: np.ndarray, classes: List[str], args: argparse.Namespace) -> np.ndarray:
-    """Labels (H, W) of an RGB image, one index per entry of ``classes``."""
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.model.decode_head.class_names = classes
-    cfg.model.decode_head.bg_threshold = None
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model).to(args.device).eval()
-    pipeline = Compose([step for step in cfg.test_dataloader.dataset.pipeline
-                        if step['type'] not in _FILE_LOADERS])
-    bgr = np.ascontiguousarray(image[..., ::-1])
-    sample = pipeline(dict(img=bgr, img_path=args.image, img_shape=bgr.shape[:2],
-                           ori_shape=bgr.shape[:2]))
-    with torch.no_grad():
-        result = model.test_step(pseudo_collate([sample]))[0]
-    return result.pred_sem_seg.data[0].cpu().numpy()
+def check_existing(outputs: Sequence[str], overwrite: bool) -> None:
+    existing = [path for path in outputs if osp.exists(path)]
+    if existing and not overwrite:
+        more = f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''
+        raise UserInputError(f'{existing[0]!r}{more} exists already; add --overwrite to '
+                             'replace it, or choose another output name.')
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    image = read_rgb(args.image)
+    check_output_options(args)
     classes = parse_classes(args.classes)
-    labels = segment(image, classes, args)
-    names = [name.split(',')[0].strip() for name in classes]
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    render_overlay(image, labels, names).save(args.out)
-    for class_index, share in class_areas(labels, len(names)):
-        print(f'{names[class_index]:>24s}  {share:6.1%}')
-    print(f'saved {args.out}')
+    device = check_device(args.device)
+    items = collect_images(args.images, recursive=args.recursive, exclude=args.out_dir)
+    outputs = output_paths(args, items)
+    check_not_inputs(outputs, items)
+    check_existing(outputs, args.overwrite)
+    check_readable_images(items)
+    cfg, _ = model_config(args.model, args.cfg_options)
+    vocabulary = vocabulary_options(args, cfg)
+    check_weights_reachable(cfg, args.model)
+
+    from mmseg_clipseg.apis import init_segmentor, segment
+    from mmseg_clipseg.image_io import read_rgb
+    set_head_vocabulary(cfg, classes, vocabulary)
+    segmentor = init_segmentor(cfg, device=device)
+    for item, out in zip(items, outputs):
+        image = read_rgb(item.path)
+        result = segment(segmentor, image, classes, **vocabulary)
+        overlay = render_overlay(image, result.labels, result.classes)
+        save_format = OUT_FORMATS[osp.splitext(out)[1].lower()]
+        write_atomically(out, lambda path: overlay.save(path, format=save_format))
+        if len(items) > 1:
+            print(f'{item.path}:')
+        for class_index, share in class_areas(result.labels, len(result.classes)):
+            print(f'{result.classes[class_index]:>24s}  {share:6.1%}')
+        print(f'saved {out}', flush=True)
 
 
 if __name__ == '__main__':
