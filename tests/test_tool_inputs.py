@@ -222,3 +222,157 @@ def test_results_table_checks_every_path_before_evaluating(tmp_path, table_tool,
     for precision in ('-1', '40'):
         assert_error(run_main(table_tool['main'], [str(voc20), '--precision', precision],
                               capsys), '--precision must be in 0..6')
+
+
+# --- tools/test.py: everything it checks before building a model -------------------------
+
+TINY = str(REPO / 'configs' / 'clipseg_tiny_synthetic.py')
+VOC20 = str(REPO / 'configs' / 'clipseg_vitb_voc20.py')
+
+
+@pytest.fixture(scope='module')
+def test_tool():
+    return tool('test')
+
+
+@pytest.fixture
+def scenes(tmp_path, scenes_tool):
+    root = tmp_path / 'scenes'
+    scenes_tool['write_scenes'](str(root), num_images=3, seed=1)
+    return root
+
+
+def voc_layout(root: Path, listed=('2007_000001', '2007_000002'), images=None, labels=None):
+    """A VOC2012 folder (the checks read names, not pixels)."""
+    for folder in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for name in listed if images is None else images:
+        (root / 'JPEGImages' / f'{name}.jpg').write_bytes(b'jpg')
+    for name in listed if labels is None else labels:
+        (root / 'SegmentationClass' / f'{name}.png').write_bytes(b'png')
+    (root / 'ImageSets/Segmentation/val.txt').write_text(''.join(f'{n}\n' for n in listed))
+    return root
+
+
+def check(test_tool, capsys, config, data_root, *options, work_dir=None):
+    argv = [config, '--data-root', str(data_root), '--check', *options]
+    if work_dir is not None:
+        argv += ['--work-dir', str(work_dir)]
+    return run_main(test_tool['main'], argv, capsys)
+
+
+def test_check_passes_and_writes_nothing(tmp_path, test_tool, capsys, scenes):
+    status, out, err = check(test_tool, capsys, TINY, scenes, work_dir=tmp_path / 'work')
+    assert status == 0, err
+    assert out.startswith('ok: ') and '3 test images' in out
+    assert not (tmp_path / 'work').exists()
+
+
+@pytest.mark.parametrize('options, phrase', [
+    (['test_dataloader.batch_size=0'], 'test_dataloader.batch_size must be a positive integer'),
+    (['test_dataloader.batch_size=-4'], 'test_dataloader.batch_size must be a positive'),
+    (['test_dataloader.batch_size=abc'], "got 'abc'"),
+    (['test_dataloader.batch_size=2.5'], 'got 2.5'),
+    (['test_dataloader.num_workers=-1'], 'num_workers must be an integer >= 0'),
+    (['test_dataloader.num_workers=two'], 'num_workers must be an integer >= 0'),
+    (['test_dataloader.sampler.shuffle=yes'], 'shuffle must be True or False'),
+    (['model.test_cfg.mode=sliding'], "mode must be 'slide' or 'whole'"),
+    (['model.test_cfg.mode=slide', 'model.test_cfg.crop_size=64'],
+     'crop_size must be (height, width)'),
+    (['model.test_cfg.mode=slide', 'model.test_cfg.stride=[32,0]'],
+     'stride must be (height, width)'),
+    (['model.test_cfg.crop_batch_size=0'], 'crop_batch_size must be a positive integer'),
+])
+def test_settings_of_the_wrong_value_or_type(tmp_path, test_tool, capsys, scenes, options,
+                                             phrase):
+    result = check(test_tool, capsys, TINY, scenes, '--cfg-options', *options,
+                   work_dir=tmp_path / 'work')
+    assert_error(result, phrase)
+
+
+def test_persistent_workers_without_workers(tmp_path, test_tool, capsys):
+    """The benchmark configs keep their workers; num_workers=0 alone would fail in torch."""
+    voc = voc_layout(tmp_path / 'voc')
+    assert_error(check(test_tool, capsys, VOC20, voc, '--cfg-options',
+                       'test_dataloader.num_workers=0'), 'persistent_workers=False')
+
+
+def test_paths_of_the_wrong_kind(tmp_path, test_tool, capsys, scenes):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('x')
+    status, _, err = run_main(test_tool['main'], [str(REPO / 'configs'), '--data-root',
+                                                  str(scenes), '--check'], capsys)
+    assert status == 1 and 'is a folder, not a file' in err and 'does not exist' not in err
+    assert_error(check(test_tool, capsys, TINY, a_file), 'is a file, not a folder')
+    assert_error(check(test_tool, capsys, TINY, tmp_path / 'scens'), 'does not exist',
+                 '--data-root')
+    assert_error(check(test_tool, capsys, TINY, scenes, work_dir=a_file),
+                 '--work-dir', 'is a file, not a folder')
+    assert_error(check(test_tool, capsys, TINY, scenes, work_dir=a_file / 'sub'),
+                 'cannot be made', 'is a file, not a folder')
+    assert_error(check(test_tool, capsys, TINY, scenes, '--show-dir', str(a_file),
+                       work_dir=tmp_path / 'work'), '--show-dir', 'is a file, not a folder')
+
+
+def test_an_image_folder_without_images(tmp_path, test_tool, capsys):
+    root = tmp_path / 'data'
+    (root / 'img_dir' / 'val').mkdir(parents=True)
+    (root / 'ann_dir' / 'val').mkdir(parents=True)
+    assert_error(check(test_tool, capsys, TINY, root), 'holds no images ending in',
+                 'it is empty')
+    for name in ('a.jpg', 'b.jpg'):
+        (root / 'img_dir' / 'val' / name).write_bytes(b'jpg')
+    assert_error(check(test_tool, capsys, TINY, root), "2 '.jpg' files",
+                 "img_suffix='.jpg'")
+
+
+def test_an_image_without_its_label(tmp_path, test_tool, capsys, scenes):
+    (scenes / 'ann_dir' / 'val' / '000001.png').unlink()
+    assert_error(check(test_tool, capsys, TINY, scenes), '1 of the 3 test images have no '
+                 'label file', '000001.png')
+
+
+def test_a_label_without_its_image(tmp_path, test_tool, capsys, scenes):
+    (scenes / 'img_dir' / 'val' / '000002.png').unlink()
+    assert_error(check(test_tool, capsys, TINY, scenes), '1 label files', 'have no image',
+                 '000002.png', 'would skip them')
+
+
+@pytest.mark.parametrize('make, phrase', [
+    (lambda root: voc_layout(root, images=['2007_000001']), '1 of the 2 images listed in '
+     "split file"),
+    (lambda root: voc_layout(root, labels=['2007_000002']), 'have no label file'),
+    (lambda root: voc_layout(root, listed=()), 'lists no images'),
+])
+def test_split_file_entries_without_files(tmp_path, test_tool, capsys, make, phrase):
+    assert_error(check(test_tool, capsys, VOC20, make(tmp_path / 'voc')), phrase)
+
+
+def test_split_file_mistakes(tmp_path, test_tool, capsys):
+    voc = voc_layout(tmp_path / 'voc')
+    split = voc / 'ImageSets/Segmentation/val.txt'
+    split.write_text('2007_000001.jpg\n2007_000002.jpg\n')
+    assert_error(check(test_tool, capsys, VOC20, voc), 'names without a suffix')
+    split.write_text('2007_000001\n\n2007_000002\n')
+    assert_error(check(test_tool, capsys, VOC20, voc), 'blank lines (line 2)')
+
+
+def test_a_busy_work_dir_is_refused(tmp_path, test_tool, capsys, scenes):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    with test_tool['work_dir_lock'](str(work_dir)):
+        assert_error(check(test_tool, capsys, TINY, scenes, work_dir=work_dir),
+                     f'(process {os.getpid()}) is using work dir', '--work-dir')
+    assert check(test_tool, capsys, TINY, scenes, work_dir=work_dir)[0] == 0
+
+
+def test_a_run_never_shares_the_result_folder_of_an_earlier_one(tmp_path, test_tool):
+    """mmengine names the folder by the second: a run starting in the second an earlier run
+    ended waits for the next one."""
+    import time
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    now = time.strftime('%Y%m%d_%H%M%S')
+    (work_dir / now).mkdir()  # the earlier run's result folder
+    with test_tool['work_dir_lock'](str(work_dir)):
+        assert time.strftime('%Y%m%d_%H%M%S') != now

@@ -1,21 +1,50 @@
 """Evaluate a training-free segmentation config on its benchmark.
 
     python tools/test.py configs/clipseg_vitb_voc20.py --data-root data/VOCdevkit/VOC2012
+    python tools/test.py configs/clipseg_vitb_voc20.py --data-root ... --check   # inputs only
 
 There is no checkpoint argument: nothing is trained. The CLIP weights come from
 ``model.clip.pretrained`` (an open_clip tag or a local checkpoint file).
+
+Before anything heavy runs, the config, its options, the dataloader and sliding-window
+settings, every image and label file of the test set and the output folders are checked;
+a mistake is one ``error:`` line. ``--check`` stops there (exit status 0: ready to run).
+
+A run holds an exclusive lock on its work dir (``<work dir>/.tools_test.lock``): mmengine
+names a run's log folder by the second it started, so two runs sharing a work dir could write
+into one folder and lose a result. A second run on a busy work dir is refused at once (rather
+than queued: a run that waits silently looks hung); give it its own ``--work-dir``. A run that
+starts in the second an earlier one ended waits for the next second, so it gets a folder of
+its own.
 """
 import argparse
+import contextlib
+import logging
 import os
 import os.path as osp
+import re
 import sys
+import time
+import warnings
+from collections import Counter
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmseg_clipseg.cli import check_data_root, load_config, run_cli
+from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
+from mmseg_clipseg.errors import UserInputError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None
+
+LOCK_NAME = '.tools_test.lock'
+# Shown at most this many names when files are missing.
+SHOWN = 3
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,8 +56,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(default: work_dirs/<config name>)')
     parser.add_argument('--show-dir', help='write each image with its ground truth and '
                         'coloured prediction to this folder')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
+                        metavar='KEY=VALUE',
                         help='override config settings, e.g. model.clip.pretrained=/path.bin')
+    parser.add_argument('--check', action='store_true',
+                        help='check the config, its options, the test set and the output '
+                        'folders, then exit without evaluating (status 0: ready to run)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher for distributed runs')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
@@ -36,6 +69,286 @@ def parse_args(argv=None) -> argparse.Namespace:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
+
+# --- Settings ---------------------------------------------------------------------------
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_type(where: str, value: Any, expected: str) -> None:
+    checks = {'a positive integer': lambda v: _is_int(v) and v >= 1,
+              'an integer >= 0': lambda v: _is_int(v) and v >= 0,
+              'True or False': lambda v: isinstance(v, bool),
+              'a dict': lambda v: isinstance(v, Mapping)}
+    if not checks[expected](value):
+        raise UserInputError(f'{where} must be {expected}; got {value!r}.')
+
+
+def check_loader_settings(cfg: Config) -> None:
+    """The test dataloader's settings, checked before any worker or model is started."""
+    loader = cfg.get('test_dataloader')
+    if not isinstance(loader, Mapping):
+        raise UserInputError('The config has no test_dataloader; is it a test config (e.g. '
+                             'configs/clipseg_vitb_voc20.py)?')
+    _check_type('test_dataloader.batch_size', loader.get('batch_size', 1), 'a positive integer')
+    workers = loader.get('num_workers', 0)
+    _check_type('test_dataloader.num_workers', workers, 'an integer >= 0')
+    for key in ('persistent_workers', 'pin_memory', 'drop_last'):
+        if key in loader:
+            _check_type(f'test_dataloader.{key}', loader[key], 'True or False')
+    if loader.get('persistent_workers') and workers == 0:
+        raise UserInputError('test_dataloader.persistent_workers=True needs num_workers >= 1; '
+                             'with num_workers=0 also set '
+                             'test_dataloader.persistent_workers=False.')
+    if 'prefetch_factor' in loader and loader['prefetch_factor'] is not None:
+        _check_type('test_dataloader.prefetch_factor', loader['prefetch_factor'],
+                    'a positive integer')
+    for key in ('sampler', 'dataset'):
+        _check_type(f'test_dataloader.{key}', loader.get(key), 'a dict')
+    if 'shuffle' in loader.sampler:
+        _check_type('test_dataloader.sampler.shuffle', loader.sampler.shuffle, 'True or False')
+    loop = cfg.get('test_cfg', {})
+    _check_type('test_cfg', loop, 'a dict')
+    if 'fp16' in loop:
+        _check_type('test_cfg.fp16', loop['fp16'], 'True or False')
+
+
+def check_window_settings(cfg: Config) -> None:
+    """The model's ``test_cfg`` windows: the segmentor checks them only after loading CLIP."""
+    test_cfg = cfg.get('model', {}).get('test_cfg') or {}
+    _check_type('model.test_cfg', test_cfg, 'a dict')
+    mode = test_cfg.get('mode', 'whole')
+    if mode not in ('slide', 'whole'):
+        raise UserInputError(f"model.test_cfg.mode must be 'slide' or 'whole'; got {mode!r}.")
+    for key in ('crop_size', 'stride'):
+        if key not in test_cfg and mode == 'whole':
+            continue
+        value = test_cfg.get(key)
+        if not (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(_is_int(side) and side >= 1 for side in value)):
+            raise UserInputError(f'model.test_cfg.{key} must be (height, width), two positive '
+                                 f'integers, e.g. (448, 448); got {value!r}.')
+    for key in ('crop_batch_size', 'name_chunk_size'):
+        if test_cfg.get(key) is not None:
+            _check_type(f'model.test_cfg.{key}', test_cfg[key], 'a positive integer')
+
+
+# --- The test set -----------------------------------------------------------------------
+
+def _files(folder: str, suffix: str = '') -> List[str]:
+    """Relative paths of the files under ``folder`` (following links) ending in ``suffix``."""
+    found = []
+    for parent, _, names in os.walk(folder, followlinks=True):
+        for name in names:
+            if name.endswith(suffix):
+                found.append(osp.relpath(osp.join(parent, name), folder))
+    return sorted(found)
+
+
+def _examples(names: Sequence[str]) -> str:
+    shown = ', '.join(names[:SHOWN])
+    return shown + (f' and {len(names) - SHOWN} more' if len(names) > SHOWN else '')
+
+
+def _suffixes(names: Sequence[str]) -> str:
+    counts = Counter(osp.splitext(name)[1] or '(none)' for name in names)
+    return ', '.join(f'{count} {suffix!r}' for suffix, count in counts.most_common(3))
+
+
+def build_test_dataset(cfg: Config) -> Any:
+    """The test dataset, built without reading its file list."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    settings = dict(cfg.test_dataloader.dataset, lazy_init=True)
+    dataset_type = settings.get('type')
+    if not isinstance(dataset_type, str) or DATASETS.get(dataset_type) is None:
+        raise UserInputError(f'test_dataloader.dataset.type={dataset_type!r} is not a '
+                             'registered dataset.')
+    try:
+        return DATASETS.build(settings)
+    except (TypeError, ValueError, KeyError, AssertionError) as error:
+        raise UserInputError(f'test_dataloader.dataset could not be built: {error}') from error
+
+
+def check_test_files(cfg: Config) -> int:
+    """Every image of the test set has its label file and the reverse; returns the number
+    of images.
+
+    With a split file (``ann_file``), its entries must all have an image and a label. Without
+    one, the image folder must hold images with the dataset's ``img_suffix``, each with its
+    label, and no label may be left without its image (the evaluation would quietly skip it).
+    """
+    dataset = build_test_dataset(cfg)
+    if getattr(dataset, 'backend_args', None):
+        return -1  # remote storage: nothing to list here
+    prefix = getattr(dataset, 'data_prefix', {}) or {}
+    img_dir, ann_dir = prefix.get('img_path'), prefix.get('seg_map_path')
+    img_suffix = getattr(dataset, 'img_suffix', '')
+    seg_suffix = getattr(dataset, 'seg_map_suffix', '')
+    split_file = getattr(dataset, 'ann_file', '') or ''
+    kind = type(dataset).__name__
+    if split_file and osp.isfile(split_file):
+        with open(split_file, encoding='utf-8', errors='replace') as handle:
+            blank = [number for number, line in enumerate(handle, 1) if not line.strip()]
+        if blank:
+            lines = _examples([str(number) for number in blank])
+            raise UserInputError(f'Split file {split_file!r} has blank lines (line {lines}); '
+                                 'remove them.')
+    try:
+        data_list = dataset.load_data_list()
+    except (OSError, ValueError, AssertionError) as error:
+        raise UserInputError(f'The test set of {kind} could not be listed: {error}') from error
+    if not data_list:
+        if split_file:
+            raise UserInputError(f'Split file {split_file!r} lists no images.')
+        present = _files(img_dir) if img_dir and osp.isdir(img_dir) else []
+        found = 'it is empty'
+        if present:
+            found = (f'it holds {_suffixes(present)} files: if those are the images, set '
+                     '--cfg-options test_dataloader.dataset.img_suffix='
+                     f'{osp.splitext(present[0])[1]!r}')
+        raise UserInputError(f'Image folder {img_dir!r} holds no images ending in '
+                             f'{img_suffix!r} (the img_suffix of {kind}); {found}. Is '
+                             '--data-root the right dataset, converted as docs/datasets.md '
+                             'describes?')
+    images = [info['img_path'] for info in data_list]
+    missing = [osp.relpath(path, img_dir) if img_dir else path
+               for path in images if not osp.isfile(path)]
+    if missing:
+        hint = (' Split-file entries are names without a suffix.'
+                if any(name.endswith(img_suffix * 2) for name in missing) else
+                ' Is the copy of the images complete, and the split file for this dataset?')
+        raise UserInputError(f'{len(missing)} of the {len(images)} images listed in split '
+                             f'file {split_file!r} are not in {img_dir!r}: '
+                             f'{_examples(missing)}.{hint}')
+    if ann_dir is None:
+        return len(images)
+    unlabelled = [(osp.relpath(info['img_path'], img_dir), info.get('seg_map_path') or '')
+                  for info in data_list if not osp.isfile(info.get('seg_map_path') or '')]
+    if unlabelled:
+        first, expected = unlabelled[0]
+        raise UserInputError(
+            f'{len(unlabelled)} of the {len(images)} test images have no label file in '
+            f'{ann_dir!r}: {_examples([image for image, _ in unlabelled])} (the label of '
+            f'{first} would be {osp.relpath(expected, ann_dir)}). Copy or convert the labels '
+            '(docs/datasets.md).')
+    if not split_file and img_dir and osp.isdir(ann_dir) and seg_suffix:
+        listed = {osp.relpath(path, img_dir) for path in images}
+        orphans = [name for name in _files(ann_dir, seg_suffix)
+                   if name[:-len(seg_suffix)] + img_suffix not in listed]
+        if orphans:
+            image = orphans[0][:-len(seg_suffix)] + img_suffix
+            raise UserInputError(
+                f'{len(orphans)} label files in {ann_dir!r} have no image in {img_dir!r}: '
+                f'{_examples(orphans)} (the image of {orphans[0]} would be {image}). The '
+                'evaluation would skip them: is the copy of the images complete, and do they '
+                f'end in {img_suffix!r} (the img_suffix of {kind})?')
+    return len(images)
+
+
+# --- Output folders and the lock --------------------------------------------------------
+
+def check_output_folder(path: str, option: str, create: bool) -> None:
+    """``path`` is (or can become) a writable folder; made when ``create``."""
+    if osp.exists(path) and not osp.isdir(path):
+        raise UserInputError(f'{option} {path!r} is a file, not a folder; give a folder.')
+    existing = osp.abspath(path)
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    if not osp.isdir(existing):
+        raise UserInputError(f'{option} {path!r} cannot be made: {existing!r} is a file, not '
+                             'a folder.')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserInputError(f'{option} {path!r} is not writable (no permission to write in '
+                             f'{existing!r}); give another folder.')
+    if create:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as error:
+            raise UserInputError(f'{option} {path!r} could not be made: '
+                                 f'{error.strerror or error}.') from error
+
+
+@contextlib.contextmanager
+def work_dir_lock(work_dir: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``work_dir`` (released when the process ends, however)."""
+    if fcntl is None:
+        yield
+        return
+    path = osp.join(work_dir, LOCK_NAME)
+    try:
+        handle = open(path, 'a+', encoding='utf-8')
+    except OSError as error:
+        raise UserInputError(f'Work dir {work_dir!r} is not writable: '
+                             f'{error.strerror or error}.') from error
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip()
+            raise UserInputError(
+                f'Another tools/test.py run{f" (process {owner})" if owner else ""} is using '
+                f'work dir {work_dir!r}; give this run its own --work-dir, or wait until '
+                'that one ends.') from None
+        except OSError:  # a file system without locks (some network mounts): run unlocked
+            yield
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f'{os.getpid()}\n')
+        handle.flush()
+        # mmengine names the run's folder by the second; a run that ended within this
+        # second must keep its folder.
+        while osp.exists(osp.join(work_dir, time.strftime('%Y%m%d_%H%M%S'))):
+            time.sleep(0.05)
+        yield
+
+
+# --- Logging ----------------------------------------------------------------------------
+
+# Console records that tell a user nothing (the log file keeps them).
+_CONSOLE_DROPPED = ('Hooks will be executed in the following order',
+                    'Config:\n',
+                    'Distributed training is not used',
+                    'The prefix is not set in metric class')
+
+
+class _EnvironmentRecord(logging.Filter):
+    """The environment record: on CPU, 'GPU number: 1' becomes the number of processes;
+    torch's build flags (a screenful) are left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and 'Runtime environment:' in record.msg:
+            text = re.sub(r'\n    PyTorch compiling details:.*?(?=\n    \S)', '', record.msg,
+                          flags=re.S)
+            if not torch.cuda.is_available():
+                text = re.sub(r'GPU number: (\d+)', r'Processes: \1 (CPU, no GPU)', text)
+            record.msg = text
+        return True
+
+
+class _ConsoleNoise(logging.Filter):
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(_CONSOLE_DROPPED))
+
+
+class TestRunner(Runner):
+    """mmengine's Runner with a console that shows what a user reads."""
+
+    def build_logger(self, *args, **kwargs):
+        logger = super().build_logger(*args, **kwargs)
+        logger.addFilter(_EnvironmentRecord())
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler:  # the console, not the log file
+                handler.addFilter(_ConsoleNoise())
+        return logger
+
+
+# --- Main -------------------------------------------------------------------------------
 
 def _enable_visualization(cfg, show_dir: str) -> None:
     cfg.default_hooks.visualization.draw = True
@@ -52,18 +365,83 @@ def _init_cpu_distributed(cfg) -> None:
         torch.distributed.init_process_group(backend='gloo')
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
+def _rank() -> int:
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'):
+        if os.environ.get(name, '').isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def check_process_count() -> None:
+    """One process per GPU: more processes on a node than GPUs would share or miss one."""
+    processes = os.environ.get('LOCAL_WORLD_SIZE', '')
+    if torch.cuda.is_available() and processes.isdigit() \
+            and int(processes) > torch.cuda.device_count():
+        raise UserInputError(f'{processes} processes per node but {torch.cuda.device_count()} '
+                             'GPU(s): start at most one process per GPU.')
+
+
+def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
+    """Load the config and check every input; no model is built.
+
+    Returns:
+        The config, ready for the runner, and the number of test images (-1: not listed,
+        remote storage).
+    """
     cfg = load_config(args.config, args.cfg_options, args.data_root)
-    check_data_root(cfg)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    check_loader_settings(cfg)
+    check_window_settings(cfg)
+    check_data_root(cfg)
+    images = check_test_files(cfg)
+    check_output_folder(cfg.work_dir, '--work-dir', create=not args.check)
+    if args.show_dir:
+        check_output_folder(args.show_dir, '--show-dir', create=not args.check)
+    check_process_count()
+    return cfg, images
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    cfg, images = prepare(args)
+    if args.check:
+        if osp.isdir(cfg.work_dir):
+            with work_dir_lock(cfg.work_dir):
+                pass
+        count = f'{images} test images' if images >= 0 else 'the test set'
+        print(f'ok: {args.config}: {count} with labels in '
+              f'{cfg.test_dataloader.dataset.data_root}, work dir {cfg.work_dir}')
+        return
     if args.show_dir:
         _enable_visualization(cfg, args.show_dir)
-    if args.launcher != 'none' and not torch.cuda.is_available():
-        _init_cpu_distributed(cfg)
-    Runner.from_cfg(cfg).test()
+    else:  # mmseg warns that its (unused) visualization hook does not draw
+        warnings.filterwarnings('ignore', message='The draw is False')
+    lock = work_dir_lock(cfg.work_dir) if _rank() == 0 else contextlib.nullcontext()
+    with lock:
+        if args.launcher != 'none' and not torch.cuda.is_available():
+            _init_cpu_distributed(cfg)
+        TestRunner.from_cfg(cfg).test()
+
+
+def _leave_for_launcher(error: UserInputError) -> None:
+    """Under tools/dist_test.sh, leave the message where the launcher reads it: it prints
+    each distinct message once, however many processes stopped on it."""
+    folder = os.environ.get('DIST_TEST_ERROR_DIR')
+    if folder and osp.isdir(folder):
+        local_rank = os.environ.get('LOCAL_RANK', '0')
+        with open(osp.join(folder, f'rank{local_rank}.error'), 'w', encoding='utf-8') as handle:
+            handle.write(str(error))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        evaluate(args)
+    except UserInputError as error:
+        if args.launcher != 'none':
+            _leave_for_launcher(error)
+        raise
 
 
 if __name__ == '__main__':
