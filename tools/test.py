@@ -336,7 +336,7 @@ class _ConsoleNoise(logging.Filter):
         return not (isinstance(record.msg, str) and record.msg.startswith(_CONSOLE_DROPPED))
 
 
-class TestRunner(Runner):
+class EvaluationRunner(Runner):
     """mmengine's Runner with a console that shows what a user reads."""
 
     def build_logger(self, *args, **kwargs):
@@ -417,11 +417,13 @@ def evaluate(args: argparse.Namespace) -> None:
         _enable_visualization(cfg, args.show_dir)
     else:  # mmseg warns that its (unused) visualization hook does not draw
         warnings.filterwarnings('ignore', message='The draw is False')
-    lock = work_dir_lock(cfg.work_dir) if _rank() == 0 else contextlib.nullcontext()
+    # One process of a distributed run holds the lock for all (they share the work dir).
+    first = args.launcher == 'none' or _rank() == 0
+    lock = work_dir_lock(cfg.work_dir) if first else contextlib.nullcontext()
     with lock:
         if args.launcher != 'none' and not torch.cuda.is_available():
             _init_cpu_distributed(cfg)
-        TestRunner.from_cfg(cfg).test()
+        EvaluationRunner.from_cfg(cfg).test()
 
 
 def _leave_for_launcher(error: UserInputError) -> None:
