@@ -1,6 +1,6 @@
 """Segment images from Python with class names chosen per call.
 
-    from mmseg_clipseg.cli import init_segmentor, segment
+    from mmseg_clipseg.apis import init_segmentor, segment
 
     segmentor = init_segmentor('vitb')                      # or a config path, or a Config
     result = segment(segmentor, 'street.jpg', ['road', 'car, truck', 'sky'])
@@ -132,8 +132,11 @@ def init_segmentor(model: Union[str, Path, Config] = 'vitb',
         cfg.merge_from_dict(dotted)
         check_model_settings(cfg.model)
     if cfg.model.decode_head.get('class_names') is None:
-        # Classes are given to `segment`; this placeholder is never encoded.
-        cfg.model.decode_head.class_names = ['object']
+        # Classes are given to `segment`; this placeholder is never encoded. It has a class 0
+        # when the config's background settings need one.
+        background = cfg.model.decode_head.get('background')
+        cfg.model.decode_head.class_names = ['background', 'object'] if background \
+            else ['object']
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     segmentor = MODELS.build(cfg.model).to(target).eval()
     segmentor.cfg = cfg

@@ -165,9 +165,6 @@ def test_default_model_offline_fails_fast_with_a_hint(offline, scenes, env, tmp_
     assert not (tmp_path / 'out.png').exists()
 
 
-@pytest.mark.xfail(reason='needs the legend-font change in mmseg_clipseg/visualization.py '
-                   '(DejaVu Sans or a system font with the glyphs; the class index where '
-                   'no font has them)', strict=False)
 def test_legend_draws_non_latin_names():
     from mmseg_clipseg.visualization import render_overlay
     image = np.full((64, 64, 3), 128, np.uint8)
