@@ -50,20 +50,20 @@ def test_sliding_windows_match_mmseg_placement():
 
 def test_batched_windows_equal_the_per_window_loop(tiny_clip_cfg, device):
     model = build(tiny_clip_cfg, crop_batch_size=8).to(device)
-    inputs = torch.randn(2, 3, 100, 130, generator=torch.Generator().manual_seed(3))
-    metas = [dict(img_shape=(100, 130), ori_shape=(100, 130)) for _ in range(2)]
+    inputs = torch.randn(2, 3, 80, 100, generator=torch.Generator().manual_seed(3))
+    metas = [dict(img_shape=(80, 100), ori_shape=(80, 100)) for _ in range(2)]
     with torch.no_grad():
         batched = model.inference(inputs.to(device), metas).cpu()
         embeddings, class_index = model.decode_head.text_embeddings()
         for image, probabilities in zip(inputs, batched):
             # The peers' loop: one window at a time, per-name logits averaged, then the rule.
             logits = peers_name_logits(lambda crop: model.backbone(crop.to(device))[0].cpu(),
-                                       image, embeddings.cpu(), (100, 130), mode='slide',
+                                       image, embeddings.cpu(), (80, 100), mode='slide',
                                        crop=(64, 64), stride=(32, 32), patch=8)
             _, expected = peers_decision(logits, class_index.tolist(), len(CLASSES),
                                          model.decode_head.logit_scale)
             torch.testing.assert_close(probabilities, expected, atol=3e-5, rtol=1e-4)
-    assert batched.shape == (2, len(CLASSES), 100, 130)
+    assert batched.shape == (2, len(CLASSES), 80, 100)
 
 
 def test_crop_batch_size_does_not_change_results(tiny_clip_cfg):
@@ -218,6 +218,10 @@ def test_half_precision_on_cpu_is_refused(tiny_clip_cfg):
     model = MODELS.build(cfg).eval()
     with pytest.raises(UserInputError, match='needs a CUDA device'):
         model.backbone(torch.zeros(1, 3, 64, 64))
+    # The text tower follows the backbone's precision unless the head sets its own.
+    assert model.decode_head.text_embedder.precision == 'fp16'
+    cfg.decode_head.precision = 'fp32'
+    assert MODELS.build(cfg).decode_head.text_embedder.precision == 'fp32'
 
 
 def test_inputs_that_are_not_patch_multiples(tiny_clip_cfg):

@@ -308,7 +308,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
         """Names per chunk such that a chunk's maps stay below ``_CHUNK_FLOATS`` floats, the
         names split into chunks of (nearly) equal size."""
         pixels = max(image_size[0] * image_size[1], out_size[0] * out_size[1])
-        num_names = len(self.decode_head.text_embeddings()[1])
+        num_names = self.decode_head.name_class_index.numel()
         num_chunks = -(-num_names // max(1, _CHUNK_FLOATS // pixels))
         return -(-num_names // num_chunks)
 
