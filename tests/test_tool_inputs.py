@@ -376,3 +376,15 @@ def test_a_run_never_shares_the_result_folder_of_an_earlier_one(tmp_path, test_t
     (work_dir / now).mkdir()  # the earlier run's result folder
     with test_tool['work_dir_lock'](str(work_dir)):
         assert time.strftime('%Y%m%d_%H%M%S') != now
+
+
+def test_damaged_images_and_labels_of_another_size(tmp_path, test_tool, capsys, scenes):
+    """Both would stop the evaluation part-way (a decoder error, a shape mismatch)."""
+    from PIL import Image
+    label = scenes / 'ann_dir' / 'val' / '000002.png'
+    Image.new('L', (32, 32)).save(label)
+    assert_error(check(test_tool, capsys, TINY, scenes), '000002.png is 32x32 but its image '
+                 '64x64')
+    (scenes / 'img_dir' / 'val' / '000001.png').write_bytes(b'')
+    assert_error(check(test_tool, capsys, TINY, scenes), 'not images that can be read',
+                 '000001.png')

@@ -33,6 +33,7 @@ import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registe
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from PIL import Image
 
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
 from mmseg_clipseg.errors import UserInputError
@@ -234,6 +235,8 @@ def check_test_files(cfg: Config) -> int:
             f'{ann_dir!r}: {_examples([image for image, _ in unlabelled])} (the label of '
             f'{first} would be {osp.relpath(expected, ann_dir)}). Copy or convert the labels '
             '(docs/datasets.md).')
+    check_image_headers([(info['img_path'], info['seg_map_path']) for info in data_list],
+                        img_dir, ann_dir)
     if not split_file and img_dir and osp.isdir(ann_dir) and seg_suffix:
         listed = {osp.relpath(path, img_dir) for path in images}
         orphans = [name for name in _files(ann_dir, seg_suffix)
@@ -246,6 +249,48 @@ def check_test_files(cfg: Config) -> int:
                 'evaluation would skip them: is the copy of the images complete, and do they '
                 f'end in {img_suffix!r} (the img_suffix of {kind})?')
     return len(images)
+
+
+def _header_size(path: str) -> Optional[Tuple[int, int]]:
+    """(width, height) from the file's header (no decoding), swapped when its EXIF
+    orientation turns it; None when it is no image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                # JPEG keeps EXIF in its header; other formats would be decoded to find it.
+                turned = image.format == 'JPEG' and image.getexif().get(0x0112) in (5, 6, 7, 8)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return (height, width) if turned else (width, height)
+
+
+def check_image_headers(pairs: Sequence[Tuple[str, str]], img_dir: str, ann_dir: str) -> None:
+    """Every image and label opens as an image, and each label has its image's size: a
+    damaged file or a label of another size would stop the evaluation part-way."""
+    broken, mismatched = [], []
+    for image, label in pairs:
+        image_size = _header_size(image)
+        label_size = _header_size(label)
+        if image_size is None:
+            broken.append(osp.relpath(image, img_dir))
+        if label_size is None:
+            broken.append(osp.relpath(label, ann_dir))
+        if image_size and label_size and label_size != image_size:
+            with Image.open(image) as opened:
+                if label_size == opened.size:  # the label follows the stored pixels
+                    continue
+            mismatched.append((osp.relpath(label, ann_dir), label_size, image_size))
+    if broken:
+        raise UserInputError(f'{len(broken)} test files are not images that can be read '
+                             f'(empty or damaged?): {_examples(broken)}. Copy them again.')
+    if mismatched:
+        name, (lw, lh), (iw, ih) = mismatched[0]
+        raise UserInputError(f'{len(mismatched)} label maps differ in size from their images, '
+                             f'e.g. {name} is {lw}x{lh} but its image {iw}x{ih}; labels must '
+                             'be at the size of their images (converted for this dataset '
+                             'version, docs/datasets.md?).')
 
 
 # --- Output folders and the lock --------------------------------------------------------
