@@ -192,6 +192,11 @@ def test_training_is_refused(tiny_clip_cfg):
     ('test_cfg.name_chunk_size', 2.5, 'name_chunk_size must be a positive integer'),
     ('test_cfg.keep_seg_logits', 'no', 'keep_seg_logits must be True or False'),
     ('test_cfg.mode', 'tiles', 'mode must be "slide" or "whole"'),
+    ('test_cfg.stride', (0, 224), 'stride must be a positive integer'),
+    ('test_cfg.stride', (500, 224), 'stride .* is larger than test_cfg.crop_size'),
+    ('test_cfg.crop_size', 'big', r'crop_size must be \(height, width\)'),
+    ('test_cfg.crop_size', (448, 448, 3), r'crop_size must be \(height, width\)'),
+    ('test_cfg.batch', 2, r"Unknown test_cfg setting\(s\) \['batch'\]"),
     ('test_cfg.pamr', 10, 'pamr must be None or a dict'),
     ('test_cfg.pamr', dict(iterations=10), 'Unknown test_cfg.pamr setting'),
     ('test_cfg.pamr', dict(steps=0), 'pamr.steps must be a positive integer'),
@@ -208,6 +213,18 @@ def test_bad_settings_fail_at_construction(tiny_clip_cfg, key, value, message):
     cfg[section][field] = value
     with pytest.raises(UserInputError, match=message):
         MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('test_cfg', [None, dict(mode='whole')])
+def test_test_cfg_defaults(tiny_clip_cfg, test_cfg):
+    cfg = Config.fromfile('configs/_base_/models/clipseg.py').model
+    cfg.clip = tiny_clip_cfg
+    cfg.decode_head.class_names = CLASSES
+    cfg.test_cfg = test_cfg
+    segmentor = MODELS.build(cfg)
+    assert segmentor.mode == 'whole' and segmentor.crop_batch_size == 8
+    labels = segmentor.predict(torch.zeros(1, 3, 40, 56))[0].pred_sem_seg.data
+    assert labels.shape == (1, 40, 56)
 
 
 def test_half_precision_on_cpu_is_refused(tiny_clip_cfg):

@@ -26,6 +26,7 @@ model = dict(
         logit_scale=50.0,
         text_cache=True,
     ),
-    # TCL protocol: 448x448 windows, stride 224; crops go through the backbone in chunks.
-    test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224), crop_batch_size=8),
+    # TCL protocol: 448x448 windows, stride 224. Windows go through the backbone in chunks of
+    # test_cfg.crop_batch_size (default 8, TrainingFreeSegmentor.DEFAULT_CROP_BATCH_SIZE).
+    test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224)),
 )

@@ -5,6 +5,7 @@ from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tupl
 
 import torch
 import torch.nn.functional as F
+from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
@@ -14,6 +15,7 @@ from torch import Tensor
 from torch.profiler import record_function
 
 from ...class_names import ClassNamesSpec
+from ...clip import shared_clip_models
 from ...clip.templates import TemplatesSpec
 from ...errors import UserInputError
 from ..postprocess import PAMR_DEFAULTS, pamr_affinity, pamr_propagate
@@ -23,6 +25,10 @@ WindowFeatures = List[Tuple[Box, Tensor]]  # the windows of one image, features 
 Size = Tuple[int, int]
 T = TypeVar('T')
 MODES = ('slide', 'whole')
+# Windows per backbone pass; the one place this default is set.
+DEFAULT_CROP_BATCH_SIZE = 8
+TEST_CFG_KEYS = ('mode', 'crop_size', 'stride', 'crop_batch_size', 'name_chunk_size',
+                 'keep_seg_logits', 'pamr')
 # Default names per chunk: as many as keep one chunk's per-name maps below this many floats
 # (32 MiB in fp32), whatever the number of classes.
 _CHUNK_FLOATS = 2 ** 23
@@ -108,26 +114,21 @@ class TrainingFreeSegmentor(EncoderDecoder):
         if refused:
             raise UserInputError(f'TrainingFreeSegmentor is training-free and does not take '
                                  f'{refused}; the CLIP weights are set by model.clip.')
+        test_cfg = _checked_test_cfg(test_cfg)  # before the (slow) model load
         backbone = dict(backbone)
         backbone.setdefault('clip', clip)
         decode_head = dict(decode_head)
         decode_head.setdefault('clip', clip)
         decode_head.setdefault('precision', backbone.get('precision', 'fp32'))
-        super().__init__(backbone=backbone, decode_head=decode_head, test_cfg=test_cfg,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.mode = self.test_cfg.get('mode', 'whole')
-        if self.mode not in MODES:
-            raise UserInputError(f'test_cfg.mode must be "slide" or "whole"; got {self.mode!r}')
-        self.crop_batch_size = _positive_int('test_cfg.crop_batch_size',
-                                             self.test_cfg.get('crop_batch_size', 8))
-        chunk = self.test_cfg.get('name_chunk_size', None)
-        self.name_chunk_size = None if chunk is None else _positive_int(
-            'test_cfg.name_chunk_size', chunk)
-        self.keep_seg_logits = self.test_cfg.get('keep_seg_logits', True)
-        if not isinstance(self.keep_seg_logits, bool):
-            raise UserInputError(f'test_cfg.keep_seg_logits must be True or False; '
-                                 f'got {self.keep_seg_logits!r}')
-        self.pamr = _pamr_settings(self.test_cfg.get('pamr', None))
+        # The backbone and the head share one CLIP model; other segmentors get their own.
+        with shared_clip_models():
+            super().__init__(backbone=backbone, decode_head=decode_head, test_cfg=test_cfg,
+                             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.mode = test_cfg['mode']
+        self.crop_batch_size = test_cfg['crop_batch_size']
+        self.name_chunk_size = test_cfg['name_chunk_size']
+        self.keep_seg_logits = test_cfg['keep_seg_logits']
+        self.pamr = test_cfg['pamr']
 
     @property
     def partial_patches(self) -> str:
@@ -395,6 +396,56 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UserInputError(f'{name} must be a positive integer; got {value!r}')
     return value
+
+
+def _pair(name: str, value: Any) -> Tuple[int, int]:
+    """A (height, width) of positive integers; a single integer means a square."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise UserInputError(f'{name} must be (height, width) in pixels, e.g. (448, 448); '
+                             f'got {value!r}')
+    return tuple(_positive_int(name, side) for side in value)
+
+
+def _checked_test_cfg(test_cfg: OptConfigType) -> ConfigDict:
+    """``test_cfg`` with defaults filled in, every setting checked by type and value."""
+    if test_cfg is None:
+        test_cfg = {}
+    if not isinstance(test_cfg, Mapping):
+        raise UserInputError(f'test_cfg must be a dict like dict(mode="slide", crop_size=(448, '
+                             f'448), stride=(224, 224)); got {test_cfg!r}')
+    unknown = sorted(set(test_cfg) - set(TEST_CFG_KEYS))
+    if unknown:
+        raise UserInputError(f'Unknown test_cfg setting(s) {unknown}; known: '
+                             f'{", ".join(TEST_CFG_KEYS)}')
+    checked = ConfigDict(test_cfg)  # attribute access, as mmseg's segmentors use it
+    checked.setdefault('mode', 'whole')
+    if checked['mode'] not in MODES:
+        raise UserInputError(f'test_cfg.mode must be "slide" or "whole"; '
+                             f'got {checked["mode"]!r}')
+    if checked['mode'] == 'slide':
+        for key in ('crop_size', 'stride'):
+            if key not in checked:
+                raise UserInputError(f'test_cfg.mode="slide" needs test_cfg.{key}, e.g. '
+                                     f'{(448, 448) if key == "crop_size" else (224, 224)}')
+            checked[key] = _pair(f'test_cfg.{key}', checked[key])
+        if any(stride > crop for stride, crop in zip(checked['stride'], checked['crop_size'])):
+            raise UserInputError(f'test_cfg.stride {checked["stride"]} is larger than '
+                                 f'test_cfg.crop_size {checked["crop_size"]}: pixels between '
+                                 'windows would get no prediction. Use a stride of at most '
+                                 'the crop size.')
+    checked['crop_batch_size'] = _positive_int(
+        'test_cfg.crop_batch_size', checked.get('crop_batch_size', DEFAULT_CROP_BATCH_SIZE))
+    chunk = checked.get('name_chunk_size')
+    checked['name_chunk_size'] = None if chunk is None else _positive_int(
+        'test_cfg.name_chunk_size', chunk)
+    checked.setdefault('keep_seg_logits', True)
+    if not isinstance(checked['keep_seg_logits'], bool):
+        raise UserInputError(f'test_cfg.keep_seg_logits must be True or False; '
+                             f'got {checked["keep_seg_logits"]!r}')
+    checked['pamr'] = _pamr_settings(checked.get('pamr'))
+    return checked
 
 
 def _pamr_settings(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
