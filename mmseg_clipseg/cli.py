@@ -75,9 +75,9 @@ def check_option_keys(cfg: Config, options: Mapping[str, Any]) -> None:
     """Refuse ``--cfg-options`` keys whose path does not exist in the config.
 
     Every part of a dotted key but the last must exist (``modell.backbone.x`` is refused); a
-    new last part is allowed (a setting the config leaves at its default), unless it is a
-    near-miss of an existing one (``dense_mod`` next to ``dense_mode``). Settings of model
-    components are then checked against their classes by :func:`check_model_settings`.
+    new last part is allowed (a setting the config leaves at its default): the component that
+    reads it checks it (:func:`check_model_settings`, the segmentor's ``test_cfg`` check, the
+    backbone's ``cra``/``dsi`` checks).
     """
     for key in options:
         node: Any = cfg._cfg_dict if isinstance(cfg, Config) else cfg
@@ -97,12 +97,11 @@ def check_option_keys(cfg: Config, options: Mapping[str, Any]) -> None:
             if part in node:
                 node = node[part]
                 continue
+            if last:
+                break
             siblings = [name for name in node if not str(name).startswith('_')]
-            hint = _did_you_mean(part, siblings)
-            if not last or hint:
-                raise UserInputError(f'--cfg-options {key}: {where} has no setting {part!r}.'
-                                     f'{hint or " Its settings: " + ", ".join(siblings) + "."}')
-            break
+            hint = _did_you_mean(part, siblings) or f' Its settings: {", ".join(siblings)}.'
+            raise UserInputError(f'--cfg-options {key}: {where} has no setting {part!r}.{hint}')
 
 
 def _accepted_arguments(cls: type) -> Optional[set]:

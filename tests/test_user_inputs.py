@@ -154,12 +154,18 @@ def test_option_values_as_mmengine_reads_them(text, value):
     ('modell.backbone.dense_mode', "the config has no setting 'modell'. Did you mean 'model'"),
     ('model.backbon.dense_mode', "model has no setting 'backbon'. Did you mean 'backbone'"),
     ('model.backbone.dense_mod', "Did you mean 'dense_mode'"),
-    ('model.backbone.cra.layer', "Did you mean 'layers'"),
     ('test_dataloader.datset.data_root', "Did you mean 'dataset'"),
 ])
 def test_misspelled_option_keys_are_refused(key, message):
     with pytest.raises(UserInputError, match=message):
         load_config(CONFIG, {key: 'x'})
+
+
+def test_misspelled_settings_of_free_groups_are_refused_by_their_component(tiny_clip_cfg):
+    from mmseg.registry import MODELS
+    cfg = load_config(CONFIG, {'model.backbone.cra.layer': [5], 'model.clip': tiny_clip_cfg})
+    with pytest.raises(UserInputError, match=r"Unknown cra setting\(s\) \['layer'\]"):
+        MODELS.build(cfg.model)
 
 
 def test_new_settings_are_checked_against_the_component():

@@ -19,10 +19,9 @@ from typing import List, Optional, Set
 import numpy as np
 from PIL import Image
 
-# The sibling tool (tools/ is on sys.path when a tool runs) owns the output-folder rules.
-from make_synthetic_scenes import prepare_output_folder, write_marker
 from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_voc'
 MARKER = f'.{TOOL}.json'

@@ -116,23 +116,9 @@ def check_loader_settings(cfg: Config) -> None:
 
 
 def check_window_settings(cfg: Config) -> None:
-    """The model's ``test_cfg`` windows: the segmentor checks them only after loading CLIP."""
-    test_cfg = cfg.get('model', {}).get('test_cfg') or {}
-    _check_type('model.test_cfg', test_cfg, 'a dict')
-    mode = test_cfg.get('mode', 'whole')
-    if mode not in ('slide', 'whole'):
-        raise UserInputError(f"model.test_cfg.mode must be 'slide' or 'whole'; got {mode!r}.")
-    for key in ('crop_size', 'stride'):
-        if key not in test_cfg and mode == 'whole':
-            continue
-        value = test_cfg.get(key)
-        if not (isinstance(value, (list, tuple)) and len(value) == 2
-                and all(_is_int(side) and side >= 1 for side in value)):
-            raise UserInputError(f'model.test_cfg.{key} must be (height, width), two positive '
-                                 f'integers, e.g. (448, 448); got {value!r}.')
-    for key in ('crop_batch_size', 'name_chunk_size'):
-        if test_cfg.get(key) is not None:
-            _check_type(f'model.test_cfg.{key}', test_cfg[key], 'a positive integer')
+    """The model's ``test_cfg`` (windows, batching), as the segmentor checks it."""
+    from mmseg_clipseg.models.segmentors import check_test_cfg
+    check_test_cfg(cfg.get('model', {}).get('test_cfg'))
 
 
 # --- The test set -----------------------------------------------------------------------

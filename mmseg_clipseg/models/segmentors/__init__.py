@@ -1,3 +1,3 @@
-from .training_free import TrainingFreeSegmentor, sliding_windows
+from .training_free import TrainingFreeSegmentor, check_test_cfg, sliding_windows
 
-__all__ = ['TrainingFreeSegmentor', 'sliding_windows']
+__all__ = ['TrainingFreeSegmentor', 'check_test_cfg', 'sliding_windows']

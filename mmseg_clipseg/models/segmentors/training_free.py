@@ -114,7 +114,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
         if refused:
             raise UserInputError(f'TrainingFreeSegmentor is training-free and does not take '
                                  f'{refused}; the CLIP weights are set by model.clip.')
-        test_cfg = _checked_test_cfg(test_cfg)  # before the (slow) model load
+        test_cfg = check_test_cfg(test_cfg)  # before the (slow) model load
         backbone = dict(backbone)
         backbone.setdefault('clip', clip)
         decode_head = dict(decode_head)
@@ -408,8 +408,9 @@ def _pair(name: str, value: Any) -> Tuple[int, int]:
     return tuple(_positive_int(name, side) for side in value)
 
 
-def _checked_test_cfg(test_cfg: OptConfigType) -> ConfigDict:
-    """``test_cfg`` with defaults filled in, every setting checked by type and value."""
+def check_test_cfg(test_cfg: OptConfigType) -> ConfigDict:
+    """``test_cfg`` with defaults filled in, every setting checked by type and value (also
+    used by tools/test.py before anything is built)."""
     if test_cfg is None:
         test_cfg = {}
     if not isinstance(test_cfg, Mapping):
