@@ -11,12 +11,13 @@ Images are file paths, RGB arrays (H, W, 3), PIL images or RGB tensors (3, H, W)
 gives one :class:`Segmentation`, a list gives a list. The model is built once; the class names,
 templates and background may change from call to call (their text embeddings are kept in
 memory and in the on-disk cache), and images go through the same preprocessing, windows and
-batching as ``tools/test.py``.
+batching as ``tools/test.py``. :func:`model_config` and :func:`check_device` are the checks
+:func:`init_segmentor` starts with, for callers (the tools) that check before building.
 """
 import dataclasses
 import os.path as osp
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -79,7 +80,7 @@ def config_root() -> Path:
                          'source tree (pip install -e .) or give a config file path.')
 
 
-def _model_config(model: Union[str, Config]) -> Config:
+def _config_of(model: Union[str, Path, Config]) -> Config:
     if isinstance(model, Config):
         return model.copy()
     if not isinstance(model, (str, Path)):
@@ -93,18 +94,64 @@ def _model_config(model: Union[str, Config]) -> Config:
                          f'({", ".join(MODEL_CONFIGS)}), a config file or a Config.')
 
 
-def _device(device: Optional[Union[str, torch.device]]) -> torch.device:
+def option_paths(cfg: Config, options: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Model options with each key as its path in ``cfg``: ``model.`` keys and other
+    top-level keys (``test_pipeline...``) as given, model settings (``backbone.dense_mode``,
+    also new ones) below ``model``."""
+    paths = {}
+    for key, value in (options or {}).items():
+        first = key.split('.')[0]
+        if first != 'model' and (first in cfg.model or first not in cfg):
+            key = f'model.{key}'
+        paths[key] = value
+    return paths
+
+
+def model_config(model: Union[str, Path, Config] = 'vitb',
+                 options: Optional[Mapping[str, Any]] = None) -> Config:
+    """The config of a model with its options applied and checked.
+
+    Args:
+        model: A short name (:data:`MODEL_CONFIGS`), a config file path or a Config (copied).
+        options: Settings as dotted keys, as :func:`option_paths` reads them (e.g.
+            ``{'backbone.dense_mode': 'maskclip', 'clip.pretrained': '/path/ViT-B-16.pt'}``).
+
+    Raises:
+        UserInputError: An unknown model, or an option the config or the model components
+            do not have.
+    """
+    cfg = _config_of(model)
+    paths = option_paths(cfg, options)
+    if paths:
+        check_option_keys(cfg, paths)
+        cfg.merge_from_dict(paths)
+        check_model_settings(cfg.model)
+    return cfg
+
+
+def check_device(device: Optional[Union[str, torch.device]] = None,
+                 option: str = 'device') -> torch.device:
+    """``device`` as a :class:`torch.device` that exists here (default: CUDA if available).
+
+    Args:
+        option: How messages name the setting (the tools pass ``'--device'``).
+    """
     if device is None:
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try:
-        device = torch.device(device)
+        parsed = torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise UserInputError(f'device={device!r} is not a device; use "cpu" or "cuda" '
-                             '(or "cuda:N").') from error
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise UserInputError('device="cuda" was asked for, but PyTorch sees no CUDA GPU here; '
-                             'use device="cpu".')
-    return device
+        raise UserInputError(f'{option} {device!r} is not a device; use cpu or cuda (or '
+                             'cuda:N).') from error
+    if parsed.type == 'cuda' and not torch.cuda.is_available():
+        raise UserInputError(f'{option} {parsed} was asked for, but PyTorch sees no CUDA GPU '
+                             f'here; use {option} cpu.')
+    if parsed.type == 'cuda' and parsed.index is not None \
+            and parsed.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise UserInputError(f'{option} {parsed}: this machine has {count} GPU(s), cuda:0..'
+                             f'cuda:{count - 1}.')
+    return parsed
 
 
 def init_segmentor(model: Union[str, Path, Config] = 'vitb',
@@ -119,18 +166,14 @@ def init_segmentor(model: Union[str, Path, Config] = 'vitb',
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...; default: CUDA if available.
         **options: Model settings as dotted keys below ``model``, e.g.
             ``**{'backbone.dense_mode': 'maskclip', 'clip.pretrained': '/path/ViT-B-16.pt',
-            'backbone.precision': 'fp16'}``.
+            'backbone.precision': 'fp16'}`` (also ``model.``-prefixed or other top-level
+            keys, see :func:`model_config`).
 
     Returns:
         The segmentor in eval mode on ``device``, with its config as ``.cfg``.
     """
-    cfg = _model_config(model)
-    target = _device(device)
-    if options:
-        dotted = {f'model.{key}': value for key, value in options.items()}
-        check_option_keys(cfg, dotted)
-        cfg.merge_from_dict(dotted)
-        check_model_settings(cfg.model)
+    cfg = model_config(model, options)
+    target = check_device(device)
     if cfg.model.decode_head.get('class_names') is None:
         # Classes are given to `segment`; this placeholder is never encoded. It has a class 0
         # when the config's background settings need one.

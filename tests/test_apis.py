@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mmseg_clipseg.apis import Segmentation, available_models, init_segmentor, segment
+from mmseg_clipseg.apis import (Segmentation, available_models, check_device, init_segmentor,
+                                model_config, option_paths, segment)
 from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
 from mmseg_clipseg.errors import UserInputError
 
@@ -94,6 +95,34 @@ def test_model_options_and_config_paths(scenes):
     assert maskclip.backbone.dense_mode == 'maskclip'
     assert segment(maskclip, scenes[0].image, STUFF).labels.shape == (64, 64)
     assert set(available_models()) >= {'vitb', 'vitl', 'openclip-vith', 'tiny-synthetic'}
+
+
+def test_model_config_takes_model_relative_prefixed_and_top_level_keys():
+    options = {'backbone.dense_mode': 'maskclip', 'model.decode_head.prob_thd': 0.0,
+               'test_cfg.mode': 'whole', 'log_level': 'WARNING'}
+    base = model_config('tiny-synthetic')
+    assert option_paths(base, options) == {
+        'model.backbone.dense_mode': 'maskclip', 'model.decode_head.prob_thd': 0.0,
+        'model.test_cfg.mode': 'whole', 'log_level': 'WARNING'}
+    cfg = model_config(base, options)
+    assert cfg.model.backbone.dense_mode == 'maskclip' and cfg.log_level == 'WARNING'
+    assert cfg.model.decode_head.prob_thd == 0.0 and cfg.model.test_cfg.mode == 'whole'
+    assert base.model.backbone.dense_mode == 'clipseg'  # a Config is copied, not changed
+    with pytest.raises(UserInputError, match="Did you mean 'dense_mode'"):
+        model_config(base, {'model.backbone.dense_mod': 'x'})
+
+
+def test_check_device(monkeypatch):
+    assert check_device('cpu') == torch.device('cpu')
+    assert check_device(None).type == ('cuda' if torch.cuda.is_available() else 'cpu')
+    with pytest.raises(UserInputError, match="--device 'gpu' is not a device"):
+        check_device('gpu', '--device')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    assert check_device('cuda:1') == torch.device('cuda', 1)
+    with pytest.raises(UserInputError, match=r'device cuda:2: this machine has 2 GPU\(s\), '
+                       r'cuda:0\.\.cuda:1'):
+        check_device('cuda:2')
 
 
 @pytest.mark.parametrize('call,message', [

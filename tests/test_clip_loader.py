@@ -18,7 +18,7 @@ from open_clip.model import CLIP
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from mmseg_clipseg.clip import loader
+from mmseg_clipseg.clip import loader, offline
 from mmseg_clipseg.clip.loader import (CLIPConfig, clear_clip_cache, load_clip,
                                        packaged_weights)
 from mmseg_clipseg.errors import MissingFileError, UserInputError
@@ -413,6 +413,9 @@ def test_non_vit_model_is_rejected():
 
 
 def _fail_tag_download(monkeypatch, error):
+    """open_clip fails while downloading a tag, after the fail-fast check found the server
+    reachable (the connection may drop later)."""
+    monkeypatch.setattr(loader, 'check_weights_reachable', lambda config: None)
     seen = {}
 
     def create_model(model_name, pretrained=None, **kwargs):
@@ -455,6 +458,40 @@ def test_failing_tag_download_tells_how_to_use_a_file(monkeypatch, tmp_path):
     assert '\n' not in message
     assert isinstance(info.value.__cause__, RuntimeError)
     assert seen['cache_dir'] == str(tmp_path) and seen['pretrained'] == 'openai'
+
+
+@pytest.mark.parametrize('offline', ['HF_HUB_OFFLINE', 'unreachable'])
+def test_tag_that_must_be_downloaded_fails_fast_offline(offline, monkeypatch, tmp_path):
+    """A tag whose weights are not cached and whose server cannot be reached: one line at
+    once, before open_clip is asked (the autouse fixture fails if it is)."""
+    if offline == 'unreachable':
+        monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', False)
+        # The discard port: the connection is refused at once.
+        monkeypatch.setattr(huggingface_hub.constants, 'ENDPOINT', 'http://127.0.0.1:9')
+    start = time.monotonic()
+    with pytest.raises(UserInputError) as info:
+        load_clip(dict(model_name='ViT-B-16', pretrained='openai', quick_gelu=True,
+                       cache_dir=str(tmp_path)))
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert '\n' not in message
+    assert 'ViT-B-16' in message and "'openai'" in message
+    assert ('HF_HUB_OFFLINE is set' if offline == 'HF_HUB_OFFLINE'
+            else 'http://127.0.0.1:9 cannot be reached') in message
+    assert 'model.clip.pretrained=' in message and 'local-dir:' in message
+    assert 'tiny-synthetic' in message and '--model' not in message
+
+
+def test_cached_tag_weights_need_no_server(monkeypatch, tmp_path):
+    """Weights already in the cache folder are not a download: no check of the server."""
+    url = open_clip.get_pretrained_cfg('ViT-B-16', 'openai')['url']
+    (tmp_path / os.path.basename(url)).write_bytes(b'')
+    config = CLIPConfig(model_name='ViT-B-16', pretrained='openai', cache_dir=str(tmp_path))
+    assert offline.weights_source(config) is None
+    offline.check_weights_reachable(config)  # HF_HUB_OFFLINE is set: would raise
+    elsewhere = CLIPConfig(model_name='ViT-B-16', pretrained='openai',
+                           cache_dir=str(tmp_path / 'empty'))
+    assert offline.weights_source(elsewhere) == 'hub'
 
 
 def test_failing_tag_load_that_is_not_the_network_does_not_blame_it(monkeypatch):

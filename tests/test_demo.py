@@ -34,15 +34,12 @@ def demo(args, env):
 
 @pytest.fixture(scope='module')
 def tool():
-    """tools/demo.py as a module (it imports its neighbour tools/infer.py)."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    try:
-        spec = importlib.util.spec_from_file_location('demo_tool',
-                                                      osp.join(REPO, 'tools', 'demo.py'))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(osp.join(REPO, 'tools'))
+    """tools/demo.py as a module; it imports only from the package, so the tools folder need
+    not be on sys.path."""
+    spec = importlib.util.spec_from_file_location('demo_tool',
+                                                  osp.join(REPO, 'tools', 'demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 

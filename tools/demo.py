@@ -25,12 +25,14 @@ import sys
 from typing import List, Sequence
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-from infer import (ImageItem, add_model_arguments, check_device, check_not_inputs,
-                   check_readable_images, check_weights_reachable, collect_images,
-                   model_config, parse_classes, set_head_vocabulary, vocabulary_options,
-                   write_atomically)
+from mmseg_clipseg.apis import check_device, model_config
+from mmseg_clipseg.atomic_write import write_atomically
 from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
+                                        collect_images)
+from mmseg_clipseg.image_tool_options import (add_model_arguments, parse_classes,
+                                              set_head_vocabulary, vocabulary_options)
 from mmseg_clipseg.visualization import class_areas, render_overlay
 
 DEFAULT_OUT = 'demo_result.png'
@@ -93,15 +95,14 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     check_output_options(args)
     classes = parse_classes(args.classes)
-    device = check_device(args.device)
+    device = check_device(args.device, '--device')
     items = collect_images(args.images, recursive=args.recursive, exclude=args.out_dir)
     outputs = output_paths(args, items)
     check_not_inputs(outputs, items)
     check_existing(outputs, args.overwrite)
     check_readable_images(items)
-    cfg, _ = model_config(args.model, args.cfg_options)
+    cfg = model_config(args.model, args.cfg_options)
     vocabulary = vocabulary_options(args, cfg)
-    check_weights_reachable(cfg, args.model)
 
     from mmseg_clipseg.apis import init_segmentor, segment
     from mmseg_clipseg.image_io import read_rgb

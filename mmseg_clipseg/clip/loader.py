@@ -6,7 +6,8 @@ or random initialisation. open_clip reads them (``open_clip.create_model``: safe
 ``torch.load(weights_only=True)``, ``state_dict``/``module.`` unwrapping, positional-embedding
 resizing, strict key/shape check). This module adds only what open_clip lacks: packaged tags,
 ``.gz`` files, OpenAI's TorchScript archives given as a path, a safe-loading check of local
-files before open_clip sees them, and error messages that say what to fix.
+files before open_clip sees them, a fail-fast check before a download whose server cannot be
+reached (:mod:`.offline`), and error messages that say what to fix.
 
 Each model is read once per process (a pristine CPU copy is cached) and every
 :func:`load_clip` call gets its own deep copy, so moving or casting one segmentor's model
@@ -39,6 +40,7 @@ from open_clip.transformer import VisionTransformer
 from torch import nn
 
 from ..errors import MissingFileError, UserInputError
+from .offline import check_weights_reachable
 
 # Checkpoint file endings; any of them may be followed by '.gz' (gzip-compressed).
 _CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
@@ -501,11 +503,13 @@ def _build(config: CLIPConfig) -> nn.Module:
     if config.local_dir is not None:
         return _create_model(config, None, f'the checkpoint in {config.local_dir!r}')
     if config.is_hf_hub:
+        check_weights_reachable(config)  # before open_clip's download retries
         return _create_model(config, None, f'the checkpoint of {config.model_name!r}')
     if config.pretrained is None:
         return _create_model(config, None, 'random weights')
     if not config.pretrained_is_file:
         _check_pretrained_tag(config.model_name, config.pretrained)
+        check_weights_reachable(config)
         return _create_model(config, config.pretrained,
                              f'the {config.model_name} checkpoint for tag {config.pretrained!r}')
     path = config.checkpoint_path
