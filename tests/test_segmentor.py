@@ -16,7 +16,9 @@ def build(tiny_clip_cfg, **test_cfg):
     cfg = Config.fromfile('configs/_base_/models/clipseg.py').model
     cfg.clip = tiny_clip_cfg
     cfg.decode_head.class_names = CLASSES
-    cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32), **test_cfg)
+    # Probabilities kept (the benchmark configs drop them), so that tests can compare them.
+    cfg.test_cfg.update(dict(crop_size=(64, 64), stride=(32, 32), keep_seg_logits=True,
+                             **test_cfg))
     return MODELS.build(cfg).eval()
 
 
@@ -140,7 +142,7 @@ def test_vocabulary_switch_equals_a_fresh_model(tiny_clip_cfg, device, monkeypat
         cfg.clip = tiny_clip_cfg
         cfg.decode_head.update(dict(class_names=CLASSES, templates=['a {}.'], text_cache=False),
                                **head)
-        cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32))
+        cfg.test_cfg.update(crop_size=(64, 64), stride=(32, 32), keep_seg_logits=True)
         return MODELS.build(cfg).eval().to(device)
 
     other = dict(class_names=['background', 'tree', 'water, sea'], background='text',
