@@ -27,7 +27,7 @@ demo: env
 		--data-root data/synthetic_scenes --modes clipseg maskclip clearclip vanilla
 	$(BIN)/python tools/demo.py data/synthetic_scenes/img_dir/val/000000.png \
 		--config configs/clipseg_tiny_synthetic.py --classes mmseg_clipseg/class_names/synthetic.txt \
-		--out work_dirs/demo_overlay.png
+		--out work_dirs/demo_overlay.png --overwrite
 
 clean:
 	rm -rf $(VENV) work_dirs data/synthetic_scenes

@@ -1,4 +1,8 @@
 """The Python inference API (mmseg_clipseg.apis) on the packaged tiny CLIP."""
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -164,3 +168,18 @@ def test_segment_on_cuda_agrees_with_the_cpu(segmentor, scenes, precision):
         on_gpu = segment(cuda, scene.image, STUFF).labels
         on_cpu = segment(segmentor, scene.image, STUFF).labels
         assert (on_gpu == on_cpu).mean() > (0.9999 if precision == 'fp32' else 0.98)
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).resolve().parents[1] / 'README.md').read_text(encoding='utf-8')
+    section = readme[readme.index('### From Python'):]
+    code = section[section.index('```python') + len('```python'):]
+    code = code[:code.index('```')]
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / 'tools'
+                                        / 'make_synthetic_scenes.py'),
+                    str(tmp_path / 'data' / 'synthetic_scenes'), '--num-images', '2'],
+                   check=True, capture_output=True)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, 'README.md', 'exec'), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["['grass', 'water', 'sand', 'rock'] (64, 64)", '(40, 64) (2, 40, 64)']

@@ -12,7 +12,8 @@ class COCOObjectDataset(BaseSegDataset):
     Label maps are ``<image id>_instanceTrainIds.png``: 0 = background (every stuff class),
     1..80 the things in COCO's order, 255 = unlabeled (see
     ``tools/dataset_converters/coco_object.py``). Class 0 is a real class of the metric; the
-    model predicts it with ``decode_head.bg_threshold``.
+    model predicts it as a text class (``decode_head.background='text'``) and by
+    ``decode_head.prob_thd``.
     """
     METAINFO = dict(
         classes=tuple(names[0] for names in load_class_names('coco_object')),
