@@ -22,13 +22,13 @@ from typing import Dict, List, Tuple
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch.profiler import ProfilerActivity, profile
 
-from mmseg_clipseg.cli import load_config, run_cli
+from mmseg_clipseg.cli import ConfigOptionsAction, load_config, run_cli
 from mmseg_clipseg.clip import resolve_templates
 
 SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
@@ -60,7 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--text', action='store_true', help='benchmark the text side instead')
     parser.add_argument('--text-classes', type=int, default=None,
                         help='with --text: use only the first N classes of the config')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE')
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE')
     return parser.parse_args(argv)
 
 

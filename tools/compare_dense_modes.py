@@ -18,10 +18,9 @@ import tempfile
 from typing import Dict, Optional, Sequence
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmseg_clipseg.cli import check_data_root, load_config, run_cli
+from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
 from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou
 
 DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')
@@ -80,7 +79,7 @@ def main(argv=None) -> None:
     parser.add_argument('--data-root', help='dataset folder (overrides the config)')
     parser.add_argument('--modes', nargs='+', default=list(DEFAULT_MODES),
                         help='dense modes (model.backbone.dense_mode values)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE',
                         help='config overrides applied to every mode')
     parser.add_argument('--json', help='also write the results to this JSON file')
     args = parser.parse_args(argv)

@@ -7,6 +7,6 @@ from .dsi import DSI_VALUE_PATHS, dsi_value
 
 __all__ = [
     'CRA_FEATURES', 'CRA_MIXES', 'DSI_VALUE_PATHS', 'attention_mix', 'clearclip_block',
-    'coherence_attention', 'coherence_similarity', 'default_cra_layers', 'dsi_value', 'maskclip_block',
-    'naclip_block', 'neighbourhood_bias', 'sclip_block', 'vanilla_block'
+    'coherence_attention', 'coherence_similarity', 'default_cra_layers', 'dsi_value',
+    'maskclip_block', 'naclip_block', 'neighbourhood_bias', 'sclip_block', 'vanilla_block'
 ]
