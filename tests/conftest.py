@@ -1,5 +1,6 @@
 """Shared test set-up: a private text-embedding cache, mmseg's default scope, tiny models."""
 import os
+import sys
 import tempfile
 
 import pytest
@@ -36,3 +37,23 @@ DEVICES = [
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     return torch.device(request.param)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory) -> dict:
+    """The environment of a tool run as a subprocess: the package on the path, a private
+    text cache, one thread each, no debug tracebacks and no fixed distributed port."""
+    environment = dict(os.environ)
+    environment.update(
+        PYTHONPATH=REPO + os.pathsep + environment.get('PYTHONPATH', ''),
+        MMSEG_CLIPSEG_CACHE=str(tmp_path_factory.mktemp('text_cache')),
+        OMP_NUM_THREADS='1',
+        MKL_NUM_THREADS='1',
+        PYTHON=sys.executable,
+    )
+    for name in ('MMSEG_CLIPSEG_DEBUG', 'PORT'):
+        environment.pop(name, None)
+    return environment

@@ -17,16 +17,6 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = ['--model', 'tiny-synthetic']
 
 
-@pytest.fixture(scope='module')
-def env(tmp_path_factory):
-    environment = dict(os.environ)
-    environment.update(PYTHONPATH=REPO + os.pathsep + environment.get('PYTHONPATH', ''),
-                       MMSEG_CLIPSEG_CACHE=str(tmp_path_factory.mktemp('text_cache')),
-                       OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    environment.pop('MMSEG_CLIPSEG_DEBUG', None)
-    return environment
-
-
 def demo(args, env):
     return subprocess.run([sys.executable, 'tools/demo.py', *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)

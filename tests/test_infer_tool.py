@@ -23,16 +23,6 @@ LAYOUT = {'s0.png': 's0', 's1.jpg': 's1', 'sub/s2.png': 'sub/s2', 'sub/deeper/s3
           'sub/deeper/s3'}
 
 
-@pytest.fixture(scope='module')
-def env(tmp_path_factory):
-    environment = dict(os.environ)
-    environment.update(PYTHONPATH=REPO + os.pathsep + environment.get('PYTHONPATH', ''),
-                       MMSEG_CLIPSEG_CACHE=str(tmp_path_factory.mktemp('text_cache')),
-                       OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    environment.pop('MMSEG_CLIPSEG_DEBUG', None)
-    return environment
-
-
 def infer(args, env, launcher=()):
     return subprocess.run([sys.executable, *launcher, 'tools/infer.py', *args], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=300)

@@ -30,21 +30,6 @@ METRIC_LINE = re.compile(r'aAcc: (\d+\.\d+)\s+mIoU: (\d+\.\d+)\s+mAcc: (\d+\.\d+
 CLASS_ROW = re.compile(r'^\|\s*(\w+)\s*\|\s*(\d+\.?\d*)\s*\|\s*(\d+\.?\d*)\s*\|$', re.M)
 
 
-@pytest.fixture(scope='module')
-def env(tmp_path_factory):
-    environment = dict(os.environ)
-    environment.update(
-        PYTHONPATH=REPO + os.pathsep + environment.get('PYTHONPATH', ''),
-        MMSEG_CLIPSEG_CACHE=str(tmp_path_factory.mktemp('text_cache')),
-        OMP_NUM_THREADS='1',
-        MKL_NUM_THREADS='1',
-        PYTHON=sys.executable,
-    )
-    for name in ('MMSEG_CLIPSEG_DEBUG', 'PORT'):
-        environment.pop(name, None)
-    return environment
-
-
 def run(args, env):
     return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
