@@ -408,18 +408,21 @@ def _pair(name: str, value: Any) -> Tuple[int, int]:
     return tuple(_positive_int(name, side) for side in value)
 
 
+def _settings(name: str, value: Any, known: Sequence[str], example: str) -> Mapping[str, Any]:
+    """A dict of settings whose keys are all ``known``."""
+    if not isinstance(value, Mapping):
+        raise UserInputError(f'{name} must be a dict like {example}; got {value!r}')
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise UserInputError(f'Unknown {name} setting(s) {unknown}; known: {", ".join(known)}')
+    return value
+
+
 def check_test_cfg(test_cfg: OptConfigType) -> ConfigDict:
     """``test_cfg`` with defaults filled in, every setting checked by type and value (also
     used by tools/test.py before anything is built)."""
-    if test_cfg is None:
-        test_cfg = {}
-    if not isinstance(test_cfg, Mapping):
-        raise UserInputError(f'test_cfg must be a dict like dict(mode="slide", crop_size=(448, '
-                             f'448), stride=(224, 224)); got {test_cfg!r}')
-    unknown = sorted(set(test_cfg) - set(TEST_CFG_KEYS))
-    if unknown:
-        raise UserInputError(f'Unknown test_cfg setting(s) {unknown}; known: '
-                             f'{", ".join(TEST_CFG_KEYS)}')
+    test_cfg = _settings('test_cfg', {} if test_cfg is None else test_cfg, TEST_CFG_KEYS,
+                         'dict(mode="slide", crop_size=(448, 448), stride=(224, 224))')
     checked = ConfigDict(test_cfg)  # attribute access, as mmseg's segmentors use it
     checked.setdefault('mode', 'whole')
     if checked['mode'] not in MODES:
@@ -453,14 +456,8 @@ def _pamr_settings(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any
     """Validated ``test_cfg.pamr``: None (off) or ``steps`` and ``dilations``."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise UserInputError(f'test_cfg.pamr must be None or a dict like '
-                             f'dict(steps=10, dilations=(8, 16)); got {value!r}')
-    unknown = sorted(set(value) - set(PAMR_DEFAULTS))
-    if unknown:
-        raise UserInputError(f'Unknown test_cfg.pamr setting(s) {unknown}; known: '
-                             f'{sorted(PAMR_DEFAULTS)}')
-    settings = {**PAMR_DEFAULTS, **value}
+    settings = {**PAMR_DEFAULTS, **_settings('test_cfg.pamr', value, tuple(PAMR_DEFAULTS),
+                                             'dict(steps=10, dilations=(8, 16)), or None')}
     _positive_int('test_cfg.pamr.steps', settings['steps'])
     dilations = settings['dilations']
     if isinstance(dilations, int) or not dilations:
