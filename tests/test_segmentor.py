@@ -199,7 +199,7 @@ def test_training_is_refused(tiny_clip_cfg):
     ('test_cfg.crop_size', 'big', r'crop_size must be \(height, width\)'),
     ('test_cfg.crop_size', (448, 448, 3), r'crop_size must be \(height, width\)'),
     ('test_cfg.batch', 2, r"Unknown test_cfg setting\(s\) \['batch'\]"),
-    ('test_cfg.pamr', 10, 'pamr must be a dict like dict\(steps=10'),
+    ('test_cfg.pamr', 10, r'pamr must be a dict like dict\(steps=10'),
     ('test_cfg.pamr', dict(iterations=10), 'Unknown test_cfg.pamr setting'),
     ('test_cfg.pamr', dict(steps=0), 'pamr.steps must be a positive integer'),
     ('test_cfg.pamr', dict(dilations=8), 'pamr.dilations must be a non-empty list'),
