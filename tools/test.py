@@ -455,6 +455,12 @@ def evaluate(args: argparse.Namespace) -> None:
         if args.launcher != 'none' and not torch.cuda.is_available():
             _init_cpu_distributed(cfg)
         EvaluationRunner.from_cfg(cfg).test()
+        if torch.distributed.is_initialized():
+            # Left to interpreter exit, the process group's threads can abort a process
+            # ("terminate called without an active exception"). After a failure the
+            # launcher stops the other processes instead.
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
 
 
 def _leave_for_launcher(error: UserInputError) -> None:
