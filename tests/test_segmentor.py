@@ -204,7 +204,7 @@ def test_training_is_refused(tiny_clip_cfg):
     ('test_cfg.pamr', dict(steps=0), 'pamr.steps must be a positive integer'),
     ('test_cfg.pamr', dict(dilations=8), 'pamr.dilations must be a non-empty list'),
     ('test_cfg.pamr', dict(dilations=(8, -1)), 'pamr.dilations must be a positive integer'),
-    ('decode_head.prob_thd', 1.5, 'prob_thd is a probability'),
+    ('decode_head.prob_thd', 1.5, 'prob_thd must be a probability'),
     ('decode_head.class_names', None, 'class_names is not set'),
 ])
 def test_bad_settings_fail_at_construction(tiny_clip_cfg, key, value, message):

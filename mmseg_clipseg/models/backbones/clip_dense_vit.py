@@ -1,6 +1,5 @@
 """A frozen CLIP ViT that outputs text-aligned patch embeddings (METHOD.md)."""
 import contextlib
-import math
 import numbers
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -18,6 +17,7 @@ from ..dense import (CRA_FEATURES, CRA_MIXES, DSI_VALUE_PATHS, attention_mix, cl
                      maskclip_block, naclip_block, sclip_block, vanilla_block)
 from ..dense.projections import project_key, project_query
 from ...errors import UserInputError
+from ..settings import check_choice, check_int, check_number, with_defaults
 
 DENSE_MODES = ('clipseg', 'maskclip', 'sclip', 'clearclip', 'naclip', 'vanilla')
 ATTENTIONS = ('cra', 'identity')
@@ -33,38 +33,6 @@ CRA_DEFAULTS = dict(layers=None, feature='residual', threshold=0.75, temperature
 DSI_DEFAULTS = dict(num_layers=3, value_path='own')
 
 
-def _with_defaults(name: str, given: Optional[Dict[str, Any]],
-                   defaults: Dict[str, Any]) -> Dict[str, Any]:
-    unknown = sorted(set(given or {}) - set(defaults))
-    if unknown:
-        raise UserInputError(f'Unknown {name} setting(s) {unknown}; known: {sorted(defaults)}')
-    return {**defaults, **(given or {})}
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise UserInputError(f'{name} must be one of {", ".join(map(repr, choices))}; '
-                             f'got {value!r}')
-
-
-def _check_number(name: str, value: Any, low: float, high: float = math.inf,
-                  low_inclusive: bool = True) -> float:
-    """A real number in [low, high] (or (low, high] when ``low_inclusive`` is False)."""
-    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    above = is_number and (value >= low if low_inclusive else value > low)
-    if not (is_number and math.isfinite(value) and above and value <= high):
-        bound = f'{"[" if low_inclusive else "("}{low}, {high}]'
-        raise UserInputError(f'{name} must be a number in {bound}; got {value!r}')
-    return float(value)
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) \
-            or not low <= value <= high:
-        raise UserInputError(f'{name} must be a whole number in {low}..{high}; got {value!r}')
-    return int(value)
-
-
 def _check_cra_layers(layers: Any, num_layers: int) -> List[int]:
     """1-indexed middle layers; None means the middle third."""
     if layers is None:
@@ -74,10 +42,9 @@ def _check_cra_layers(layers: Any, num_layers: int) -> List[int]:
             f'middle third; got {layers!r}')
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
         raise UserInputError(hint)
-    for layer in layers:
-        if not isinstance(layer, numbers.Integral) or isinstance(layer, bool) \
-                or not 1 <= layer <= num_layers - 1:
-            raise UserInputError(hint)
+    if any(isinstance(layer, bool) or not isinstance(layer, numbers.Integral)
+           or not 1 <= layer <= num_layers - 1 for layer in layers):
+        raise UserInputError(hint)
     return [int(layer) for layer in layers]
 
 
@@ -129,24 +96,24 @@ class CLIPDenseBackbone(BaseModule):
                  pos_interpolation: str = 'size',
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        _check_choice('dense_mode', dense_mode, DENSE_MODES)
-        _check_choice('attention', attention, ATTENTIONS)
-        _check_choice('precision', precision, tuple(PRECISIONS))
-        _check_choice('partial_patches', partial_patches, PARTIAL_PATCHES)
-        _check_choice('pos_interpolation', pos_interpolation, POS_INTERPOLATIONS)
+        check_choice('dense_mode', dense_mode, DENSE_MODES)
+        check_choice('attention', attention, ATTENTIONS)
+        check_choice('precision', precision, tuple(PRECISIONS))
+        check_choice('partial_patches', partial_patches, PARTIAL_PATCHES)
+        check_choice('pos_interpolation', pos_interpolation, POS_INTERPOLATIONS)
         # Validate every knob before the (possibly slow) model load.
-        cra = _with_defaults('cra', cra, CRA_DEFAULTS)
-        _check_choice('cra.feature', cra['feature'], CRA_FEATURES)
-        _check_choice('cra.mix', cra['mix'], CRA_MIXES)
-        self.cra_threshold = _check_number('cra.threshold (a cosine distance)',
-                                           cra['threshold'], 0.0, 2.0)
-        self.cra_temperature = _check_number('cra.temperature', cra['temperature'], 0.0,
-                                             low_inclusive=False)
-        self.cra_mix_weight = _check_number('cra.mix_weight', cra['mix_weight'], 0.0, 1.0)
+        cra = with_defaults('cra', cra, CRA_DEFAULTS)
+        check_choice('cra.feature', cra['feature'], CRA_FEATURES)
+        check_choice('cra.mix', cra['mix'], CRA_MIXES)
+        self.cra_threshold = check_number('cra.threshold (a cosine distance)',
+                                          cra['threshold'], 0.0, 2.0)
+        self.cra_temperature = check_number('cra.temperature', cra['temperature'], 0.0,
+                                            low_open=True)
+        self.cra_mix_weight = check_number('cra.mix_weight', cra['mix_weight'], 0.0, 1.0)
         self.cra_feature = cra['feature']
         self.cra_mix = cra['mix']
-        dsi = _with_defaults('dsi', dsi, DSI_DEFAULTS)
-        _check_choice('dsi.value_path', dsi['value_path'], DSI_VALUE_PATHS)
+        dsi = with_defaults('dsi', dsi, DSI_DEFAULTS)
+        check_choice('dsi.value_path', dsi['value_path'], DSI_VALUE_PATHS)
         self.dsi_value_path = dsi['value_path']
 
         self.clip_config = CLIPConfig.from_value(clip)
@@ -158,7 +125,7 @@ class CLIPDenseBackbone(BaseModule):
         self.pos_interpolation = pos_interpolation
         num_layers = len(self.blocks)
         self.cra_layers = _check_cra_layers(cra['layers'], num_layers)
-        self.dsi_num_layers = _check_int('dsi.num_layers', dsi['num_layers'], 1, num_layers)
+        self.dsi_num_layers = check_int('dsi.num_layers', dsi['num_layers'], 1, num_layers)
 
     @property
     def blocks(self) -> torch.nn.ModuleList:

@@ -1,7 +1,6 @@
 """Open-vocabulary decode head: per-name cosine logits and the peers' decision rule."""
 import dataclasses
 import math
-import numbers
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -15,6 +14,7 @@ from ...clip.templates import TemplatesSpec
 from ...clip.text_encoder import TEXT_PRECISIONS
 from ...errors import UserInputError
 from ..decision import RunningArgmax, add_logsumexp, area_suppressed_classes
+from ..settings import check_bool, check_choice, check_int, check_number
 
 BACKGROUND_MODES = (None, 'text', 'threshold')
 # Vocabularies whose embeddings stay in memory (each also stays in the disk cache).
@@ -57,19 +57,11 @@ class Vocabulary:
                 for _ in names]
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise UserInputError(f'{name} must be a number; got {value!r}')
-    return float(value)
-
-
 def check_vocabulary(classes: List[Tuple[str, ...]], background: Optional[str],
                      background_names: Optional[Union[str, Sequence[str]]]
                      ) -> Optional[Tuple[str, ...]]:
     """Validate the background settings; returns ``background_names`` as a tuple."""
-    if background not in BACKGROUND_MODES:
-        raise UserInputError(f'background must be None, "text" or "threshold"; '
-                             f'got {background!r}')
+    check_choice('background', background, BACKGROUND_MODES)
     if background is not None and len(classes) < 2:
         raise UserInputError(f'background={background!r} makes class 0 the background, so at '
                              f'least one more class is needed; got {len(classes)} class(es).')
@@ -143,26 +135,16 @@ class OpenVocabularyHead(BaseDecodeHead):
             raise UserInputError('decode_head.bg_threshold is gone: use background="text" and '
                                  'prob_thd (the peers\' rule), or background="threshold" and '
                                  'prob_thd (the former rule).')
-        self.logit_scale = _number('logit_scale', logit_scale)
-        if not (math.isfinite(self.logit_scale) and self.logit_scale > 0):
-            raise UserInputError(f'logit_scale must be a finite number > 0 (the peers use '
-                                 f'40-50); got {logit_scale!r}')
-        self.prob_thd = _number('prob_thd', prob_thd)
-        if not 0.0 <= self.prob_thd <= 1.0:
-            raise UserInputError(f'prob_thd is a probability in [0, 1]; got {prob_thd!r}')
-        self.area_thd = None if area_thd is None else _number('area_thd', area_thd)
-        if self.area_thd is not None and not 0.0 < self.area_thd < 1.0:
-            raise UserInputError(f'area_thd is a share of the predicted foreground in (0, 1), '
-                                 f'e.g. 0.1, or None; got {area_thd!r}')
-        if not isinstance(text_cache, bool):
-            raise UserInputError(f'text_cache must be True or False; got {text_cache!r}')
-        if isinstance(text_batch_size, bool) or not isinstance(text_batch_size, int) \
-                or text_batch_size < 1:
-            raise UserInputError(f'text_batch_size must be a positive integer; '
-                                 f'got {text_batch_size!r}')
-        if precision not in TEXT_PRECISIONS:
-            raise UserInputError(f'precision must be one of {", ".join(TEXT_PRECISIONS)}; '
-                                 f'got {precision!r}')
+        self.logit_scale = check_number('logit_scale', logit_scale, 0.0, low_open=True,
+                                        meaning='a finite number > 0 (the peers use 40-50)')
+        self.prob_thd = check_number('prob_thd', prob_thd, 0.0, 1.0,
+                                     meaning='a probability in [0, 1]')
+        self.area_thd = None if area_thd is None else check_number(
+            'area_thd', area_thd, 0.0, 1.0, low_open=True, high_open=True,
+            meaning='a share of the predicted foreground in (0, 1), e.g. 0.1, or None')
+        check_bool('text_cache', text_cache)
+        check_int('text_batch_size', text_batch_size)
+        check_choice('precision', precision, tuple(TEXT_PRECISIONS))
         vocabulary = self._make_vocabulary(class_names, templates, background,
                                            background_names)
         clip_config = CLIPConfig.from_value(clip)

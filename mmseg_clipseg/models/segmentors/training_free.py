@@ -19,6 +19,7 @@ from ...clip import shared_clip_models
 from ...clip.templates import TemplatesSpec
 from ...errors import UserInputError
 from ..postprocess import PAMR_DEFAULTS, pamr_affinity, pamr_propagate
+from ..settings import check_bool, check_int, check_known_keys
 
 Box = Tuple[int, int, int, int]  # y1, y2, x1, x2 inside one image
 WindowFeatures = List[Tuple[Box, Tensor]]  # the windows of one image, features (C, h, w)
@@ -392,11 +393,6 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start:start + size]
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserInputError(f'{name} must be a positive integer; got {value!r}')
-    return value
-
 
 def _pair(name: str, value: Any) -> Tuple[int, int]:
     """A (height, width) of positive integers; a single integer means a square."""
@@ -405,24 +401,15 @@ def _pair(name: str, value: Any) -> Tuple[int, int]:
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
         raise UserInputError(f'{name} must be (height, width) in pixels, e.g. (448, 448); '
                              f'got {value!r}')
-    return tuple(_positive_int(name, side) for side in value)
-
-
-def _settings(name: str, value: Any, known: Sequence[str], example: str) -> Mapping[str, Any]:
-    """A dict of settings whose keys are all ``known``."""
-    if not isinstance(value, Mapping):
-        raise UserInputError(f'{name} must be a dict like {example}; got {value!r}')
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise UserInputError(f'Unknown {name} setting(s) {unknown}; known: {", ".join(known)}')
-    return value
+    return tuple(check_int(name, side) for side in value)
 
 
 def check_test_cfg(test_cfg: OptConfigType) -> ConfigDict:
     """``test_cfg`` with defaults filled in, every setting checked by type and value (also
     used by tools/test.py before anything is built)."""
-    test_cfg = _settings('test_cfg', {} if test_cfg is None else test_cfg, TEST_CFG_KEYS,
-                         'dict(mode="slide", crop_size=(448, 448), stride=(224, 224))')
+    test_cfg = check_known_keys(
+        'test_cfg', {} if test_cfg is None else test_cfg, TEST_CFG_KEYS,
+        'dict(mode="slide", crop_size=(448, 448), stride=(224, 224))')
     checked = ConfigDict(test_cfg)  # attribute access, as mmseg's segmentors use it
     checked.setdefault('mode', 'whole')
     if checked['mode'] not in MODES:
@@ -439,15 +426,13 @@ def check_test_cfg(test_cfg: OptConfigType) -> ConfigDict:
                                  f'test_cfg.crop_size {checked["crop_size"]}: pixels between '
                                  'windows would get no prediction. Use a stride of at most '
                                  'the crop size.')
-    checked['crop_batch_size'] = _positive_int(
+    checked['crop_batch_size'] = check_int(
         'test_cfg.crop_batch_size', checked.get('crop_batch_size', DEFAULT_CROP_BATCH_SIZE))
     chunk = checked.get('name_chunk_size')
-    checked['name_chunk_size'] = None if chunk is None else _positive_int(
+    checked['name_chunk_size'] = None if chunk is None else check_int(
         'test_cfg.name_chunk_size', chunk)
-    checked.setdefault('keep_seg_logits', True)
-    if not isinstance(checked['keep_seg_logits'], bool):
-        raise UserInputError(f'test_cfg.keep_seg_logits must be True or False; '
-                             f'got {checked["keep_seg_logits"]!r}')
+    checked['keep_seg_logits'] = check_bool('test_cfg.keep_seg_logits',
+                                            checked.get('keep_seg_logits', True))
     checked['pamr'] = _pamr_settings(checked.get('pamr'))
     return checked
 
@@ -456,13 +441,13 @@ def _pamr_settings(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any
     """Validated ``test_cfg.pamr``: None (off) or ``steps`` and ``dilations``."""
     if value is None:
         return None
-    settings = {**PAMR_DEFAULTS, **_settings('test_cfg.pamr', value, tuple(PAMR_DEFAULTS),
-                                             'dict(steps=10, dilations=(8, 16)), or None')}
-    _positive_int('test_cfg.pamr.steps', settings['steps'])
+    settings = {**PAMR_DEFAULTS, **check_known_keys(
+        'test_cfg.pamr', value, tuple(PAMR_DEFAULTS), 'dict(steps=10, dilations=(8, 16))')}
+    check_int('test_cfg.pamr.steps', settings['steps'])
     dilations = settings['dilations']
     if isinstance(dilations, int) or not dilations:
         raise UserInputError(f'test_cfg.pamr.dilations must be a non-empty list of positive '
                              f'integers, e.g. (8, 16); got {dilations!r}')
-    settings['dilations'] = tuple(_positive_int('test_cfg.pamr.dilations', dilation)
+    settings['dilations'] = tuple(check_int('test_cfg.pamr.dilations', dilation)
                                   for dilation in dilations)
     return settings
