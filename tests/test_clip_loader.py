@@ -354,7 +354,7 @@ def test_unreadable_checkpoint_gives_one_clear_line(tmp_path, seed1_state, kind)
     _assert_one_line_without_network_talk(info.value)
 
 
-def test_load_clip_reads_a_checkpoint_once_per_process(tmp_path, seed1_state, monkeypatch):
+def test_load_clip_reads_a_checkpoint_once_until_the_cache_is_cleared(tmp_path, seed1_state, monkeypatch):
     calls = []
     counted_create_model = open_clip.create_model
 
@@ -368,10 +368,14 @@ def test_load_clip_reads_a_checkpoint_once_per_process(tmp_path, seed1_state, mo
     config = dict(model_name=TINY, pretrained=str(path))
     first = load_clip(config)
     second = load_clip(CLIPConfig(**config))
+    load_clip(config)
     assert len(calls) == 1
     assert second is not first
     assert not first.training and not second.training
     _assert_weights_equal(second, seed1_state)
+    clear_clip_cache()  # forgets the loaded model: the next call reads the file again
+    load_clip(config)
+    assert len(calls) == 2
 
 
 def test_random_init_is_reproducible_after_cache_clear():
