@@ -31,6 +31,7 @@ from .class_names import ClassNamesSpec
 from .cli import check_model_settings, check_option_keys, load_config
 from .errors import UserInputError
 from .image_io import read_rgb, to_rgb_array
+from .models.settings import check_int
 
 # Short names of the models (BENCHMARKS.md) and the config each one builds, relative to the
 # configs folder.
@@ -230,15 +231,13 @@ def segment(segmentor: torch.nn.Module,
     Returns:
         One :class:`Segmentation` per image (a list when ``images`` is a list or tuple).
     """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise UserInputError(f'batch_size must be a positive integer; got {batch_size!r}')
+    check_int('batch_size', batch_size)
     single = not isinstance(images, (list, tuple))
     image_list = [images] if single else list(images)
     if not image_list:
         raise UserInputError('images is an empty list; give at least one image.')
-    head = segmentor.decode_head
-    head.set_vocabulary(class_names, templates=templates, background=background,
-                        background_names=background_names)
+    segmentor.set_vocabulary(class_names, templates=templates, background=background,
+                             background_names=background_names)
     pipeline = _test_pipeline(segmentor.cfg)
     previous_keep = segmentor.keep_seg_logits
     segmentor.keep_seg_logits = return_probabilities
@@ -249,7 +248,8 @@ def segment(segmentor: torch.nn.Module,
                      for image in image_list[start:start + batch_size]]  # pipelines take BGR
             with torch.no_grad():
                 samples = segmentor.test_step(pseudo_collate(batch))
-            results.extend(_to_segmentation(sample, head) for sample in samples)
+            results.extend(_to_segmentation(sample, segmentor.decode_head)
+                           for sample in samples)
     finally:
         segmentor.keep_seg_logits = previous_keep
     return results[0] if single else results
