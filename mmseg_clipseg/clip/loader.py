@@ -36,6 +36,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
 import open_clip
 import torch
+from open_clip.constants import HF_CONFIG_NAME
+from open_clip.factory import HF_HUB_PREFIX, LOCAL_DIR_PREFIX
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
@@ -48,10 +50,9 @@ _CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
 PACKAGED_WEIGHTS_DIR = Path(__file__).parent / 'weights'
 # Metadata entries of OpenAI's TorchScript checkpoints that are not weights.
 _OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
-# open_clip's model-name prefixes: a folder with open_clip_config.json + weights, or a hub repo.
-LOCAL_DIR_PREFIX = 'local-dir:'
-HF_HUB_PREFIX = 'hf-hub:'
-_LOCAL_DIR_CONFIG = 'open_clip_config.json'
+# The architecture file of an open_clip model folder, local (LOCAL_DIR_PREFIX) or on the hub
+# (HF_HUB_PREFIX): 'open_clip_config.json'.
+_LOCAL_DIR_CONFIG = HF_CONFIG_NAME
 # The weight files open_clip looks for in a local-dir folder (it picks one of them).
 _LOCAL_DIR_WEIGHT_GLOBS = ('*.safetensors', '*.bin', '*.pth')
 # Training checkpoints keep the weights under one of these keys.
@@ -124,6 +125,11 @@ class CLIPConfig:
         return self.model_name.startswith(HF_HUB_PREFIX)
 
     @property
+    def hub_repo(self) -> Optional[str]:
+        """The repository of an ``hf-hub:`` model name (empty if none is given)."""
+        return self.model_name[len(HF_HUB_PREFIX):].strip('/') if self.is_hf_hub else None
+
+    @property
     def pretrained_is_file(self) -> bool:
         """Whether ``pretrained`` names a local or packaged file rather than an open_clip
         tag."""
@@ -189,7 +195,7 @@ def _check_model_name(config: CLIPConfig) -> None:
                 f'unset instead of {config.pretrained!r}.')
         if config.local_dir is not None:
             _check_local_dir(config.local_dir)
-        elif not config.model_name[len(HF_HUB_PREFIX):].strip('/'):
+        elif not config.hub_repo:
             raise UserInputError("An 'hf-hub:' model name needs a repository, e.g. "
                                  "'hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K'.")
         return
