@@ -11,6 +11,8 @@ import threading
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import open_clip
+from open_clip.constants import HF_CONFIG_NAME, HF_WEIGHTS_NAME
+from open_clip.pretrained import _get_safe_alternatives
 
 from ..errors import UserInputError
 
@@ -32,6 +34,12 @@ def _hub_files_cached(repo: str, names: Sequence[str], cache_dir: Optional[str])
                for name in names)
 
 
+def _hub_weights_cached(repo: str, name: str, cache_dir: Optional[str]) -> bool:
+    """Whether the weights file open_clip fetches for ``name`` of ``repo`` is cached: its
+    safetensors alternative (tried first) or ``name`` itself."""
+    return _hub_files_cached(repo, [*_get_safe_alternatives(name), name], cache_dir)
+
+
 def weights_source(config: 'CLIPConfig') -> Optional[str]:
     """Where the CLIP weights of ``config`` would be downloaded from: ``'hub'`` (the
     Hugging Face Hub), a URL, or None when nothing needs downloading (local files, random
@@ -40,10 +48,8 @@ def weights_source(config: 'CLIPConfig') -> Optional[str]:
     if config.local_dir is not None or (config.pretrained is None and not config.is_hf_hub):
         return None
     if config.is_hf_hub:
-        repo = config.model_name[len('hf-hub:'):].strip('/')
-        cached = _hub_files_cached(repo, ['open_clip_config.json'], cache_dir) and \
-            _hub_files_cached(repo, ['open_clip_model.safetensors',
-                                     'open_clip_pytorch_model.bin'], cache_dir)
+        cached = _hub_files_cached(config.hub_repo, [HF_CONFIG_NAME], cache_dir) and \
+            _hub_weights_cached(config.hub_repo, HF_WEIGHTS_NAME, cache_dir)
         return None if cached else _HUB
     if config.pretrained_is_file:
         return None
@@ -55,12 +61,8 @@ def weights_source(config: 'CLIPConfig') -> Optional[str]:
                                    osp.basename(url))):
         return None
     if source.get('hf_hub'):
-        repo, name = osp.split(source['hf_hub'])
-        name = name or 'open_clip_pytorch_model.bin'
-        safe = [osp.splitext(name)[0].replace('pytorch_model', 'model') + '.safetensors']
-        if _hub_files_cached(repo, [*safe, name], cache_dir):
-            return None
-        return _HUB
+        repo, name = osp.split(source['hf_hub'])  # 'org/repo/' means open_clip's default name
+        return None if _hub_weights_cached(repo, name or HF_WEIGHTS_NAME, cache_dir) else _HUB
     return url or None
 
 
