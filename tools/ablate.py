@@ -23,17 +23,15 @@ import logging
 import os
 import os.path as osp
 import sys
-import tempfile
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
 from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou
+from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
 
 Overrides = Dict[str, Any]
 Variant = Tuple[str, Overrides]
@@ -134,10 +132,7 @@ def ablate(config: str, data_root: Optional[str] = None, only: Optional[Sequence
         raise UserInputError(f'{config} is not a TrainingFreeSegmentor config; the ablations '
                              'change its CLIPDenseBackbone.')
     cfg.model.backbone.dense_mode = 'clipseg'
-    cfg.work_dir = work_dir or tempfile.mkdtemp(prefix='ablate_')
-    cfg.log_level = 'WARNING'
-    cfg.default_hooks.pop('visualization', None)
-    runner = Runner.from_cfg(cfg)
+    runner = quiet_runner(cfg, work_dir, prefix='ablate_')
     segmentor = runner.model.module if is_model_wrapper(runner.model) else runner.model
     device = next(segmentor.parameters()).device
     depth = len(segmentor.backbone.blocks)

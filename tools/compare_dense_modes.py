@@ -18,10 +18,9 @@ import tempfile
 from typing import Dict, Optional, Sequence
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-from mmengine.runner import Runner
 
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
-from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou
+from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
 
 DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')
 
@@ -34,10 +33,7 @@ def evaluate_mode(config: str, data_root: Optional[str], mode: str,
     options['model.backbone.dense_mode'] = mode
     cfg = load_config(config, options, data_root)
     check_data_root(cfg)
-    cfg.work_dir = work_dir or tempfile.mkdtemp(prefix='compare_dense_modes_')
-    cfg.log_level = 'WARNING'
-    cfg.default_hooks.pop('visualization', None)
-    runner = Runner.from_cfg(cfg)
+    runner = quiet_runner(cfg, work_dir, prefix='compare_dense_modes_')
     return per_class_iou(runner.model, runner.test_dataloader, cfg.test_evaluator)
 
 

@@ -1,17 +1,30 @@
 """Per-class IoU of a built model on a built test loader, with the config's own metric.
 
 Shared by the tools that evaluate several variants in one process
-(``tools/compare_dense_modes.py``, ``tools/ablate.py``): they build a runner once and call
-:func:`per_class_iou` per variant, instead of ``runner.test()`` which only logs the means.
+(``tools/compare_dense_modes.py``, ``tools/ablate.py``): they build a runner with
+:func:`quiet_runner` and call :func:`per_class_iou` per variant, instead of ``runner.test()``
+which only logs the means.
 """
-from typing import Any, Dict, List, Mapping
+import tempfile
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
 from ..datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
+
+
+def quiet_runner(cfg: Config, work_dir: Optional[str] = None, prefix: str = 'eval_') -> Runner:
+    """An mmengine runner for ``cfg`` that logs only warnings and draws nothing, working in
+    ``work_dir`` (default: a new temporary folder named with ``prefix``)."""
+    cfg.work_dir = work_dir or tempfile.mkdtemp(prefix=prefix)
+    cfg.log_level = 'WARNING'
+    cfg.default_hooks.pop('visualization', None)
+    return Runner.from_cfg(cfg)
 
 
 def per_class_iou(model: torch.nn.Module, dataloader: Any,
