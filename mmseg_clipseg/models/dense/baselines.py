@@ -2,7 +2,7 @@
 baselines"). Each takes block L and its input ``X_{L-1}`` over all tokens (``[CLS]`` first)
 and returns the block's output for all tokens, before ``ln_post`` and ``proj``."""
 import functools
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -34,25 +34,23 @@ def sclip_block(block: nn.Module, x: Tensor) -> Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def _neighbourhood_bias_cpu(grid: Tuple[int, int], sigma: float) -> Tensor:
-    rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float64),
-                                torch.arange(grid[1], dtype=torch.float64), indexing='ij')
-    positions = torch.stack([rows.flatten(), cols.flatten()], dim=1)
-    squared = torch.cdist(positions, positions).square()
-    bias = torch.zeros(positions.shape[0] + 1, positions.shape[0] + 1, dtype=torch.float64)
-    bias[1:, 1:] = torch.exp(-squared / (2 * sigma**2))
-    return bias.float()
-
-
 def neighbourhood_bias(grid: Tuple[int, int], sigma: float = NACLIP_SIGMA,
-                       device: torch.device = None) -> Tensor:
-    """NACLIP's Gaussian window over patch positions, cached per grid size.
+                       device: Optional[torch.device] = None) -> Tensor:
+    """NACLIP's Gaussian window over patch positions, built once per grid size and device
+    (computed in float64, kept in fp32).
 
     Returns:
         Tensor: ``G``, shape (1 + h*w, 1 + h*w), ``G_ij = exp(-|p_i - p_j|² / (2σ²))`` for
         patches and 0 on the ``[CLS]`` row and column.
     """
-    return _neighbourhood_bias_cpu(tuple(grid), float(sigma)).to(device)
+    rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float64, device=device),
+                                torch.arange(grid[1], dtype=torch.float64, device=device),
+                                indexing='ij')
+    positions = torch.stack([rows.flatten(), cols.flatten()], dim=1)
+    squared = torch.cdist(positions, positions).square()
+    bias = squared.new_zeros((positions.shape[0] + 1, positions.shape[0] + 1))
+    bias[1:, 1:] = torch.exp(-squared / (2 * sigma**2))
+    return bias.float()
 
 
 def naclip_block(block: nn.Module, x: Tensor, grid: Tuple[int, int]) -> Tensor:
@@ -62,7 +60,7 @@ def naclip_block(block: nn.Module, x: Tensor, grid: Tuple[int, int]) -> Tensor:
         grid: The patch grid (h, w); ``x`` has ``1 + h*w`` tokens.
     """
     _, key, value = qkv(block, x)
-    bias = neighbourhood_bias(grid, device=x.device).to(x.dtype)
+    bias = neighbourhood_bias(tuple(grid), NACLIP_SIGMA, x.device).to(x.dtype)
     return attend(block, self_similarity_attention(key, heads_of(block), bias), value)
 
 
