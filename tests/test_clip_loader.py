@@ -354,7 +354,7 @@ def test_unreadable_checkpoint_gives_one_clear_line(tmp_path, seed1_state, kind)
     _assert_one_line_without_network_talk(info.value)
 
 
-def test_load_clip_reads_a_checkpoint_once_until_the_cache_is_cleared(tmp_path, seed1_state, monkeypatch):
+def test_checkpoint_is_read_once_until_clear_clip_cache(tmp_path, seed1_state, monkeypatch):
     calls = []
     counted_create_model = open_clip.create_model
 
