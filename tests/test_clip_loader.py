@@ -4,6 +4,7 @@ folders, safe reading and error messages.
 Only tiny models or random initialisation; nothing here may download.
 """
 import gzip
+import io
 import json
 import os
 import time
@@ -254,6 +255,18 @@ def test_pickled_object_is_refused_without_running_it(tmp_path, wrap):
     assert 'pickled Python objects' in str(info.value)
     assert 'mkdir' in str(info.value)
     assert '\n' not in str(info.value)
+    assert not os.path.exists(marker)
+
+
+def test_gzip_compressed_pickled_object_names_the_given_file(tmp_path):
+    marker = str(tmp_path / 'code_ran')
+    buffer = io.BytesIO()
+    torch.save(_Payload(marker), buffer)
+    path = tmp_path / 'evil.pt.gz'
+    path.write_bytes(gzip.compress(buffer.getvalue()))
+    with pytest.raises(UserInputError, match='pickled Python objects') as info:
+        load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
+    assert repr(str(path)) in str(info.value)  # not the decompressed temporary file
     assert not os.path.exists(marker)
 
 

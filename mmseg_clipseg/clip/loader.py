@@ -32,13 +32,15 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import open_clip
 import torch
 from open_clip.constants import HF_CONFIG_NAME
 from open_clip.factory import HF_HUB_PREFIX, LOCAL_DIR_PREFIX
 from open_clip.transformer import VisionTransformer
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import MissingFileError, UserInputError
@@ -226,7 +228,8 @@ def _check_local_dir(folder: str) -> None:
             f'for {", ".join(_LOCAL_DIR_WEIGHT_GLOBS)}, e.g. open_clip_model.safetensors).')
     for name in weights:
         if not name.endswith('.safetensors'):  # pickle-based: check it before open_clip
-            _check_pickled_checkpoint(osp.join(folder, name))
+            path = osp.join(folder, name)
+            _read_state_dict(path, path)
 
 
 def _known_tags(model_name: str) -> list:
@@ -272,51 +275,53 @@ def _is_refused_object(error: BaseException) -> bool:
         r'GLOBAL|call reduce|Can only (build|create)', str(error)) is not None
 
 
-def _load_weights_only(path: str) -> Any:
+def _load_weights_only(path: str, shown: str) -> Any:
     """``torch.load`` that never unpickles anything but tensors and containers. Zip
-    checkpoints are memory-mapped, so only their pickled structure is read."""
+    checkpoints are memory-mapped, so only their pickled structure is read. ``shown`` is the
+    path named in messages."""
     try:
         mmap = zipfile.is_zipfile(path)
         return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as error:  # torch raises many types for unreadable files
         if _is_refused_object(error):
             raise UserInputError(
-                f'Could not read checkpoint {path!r}: it holds pickled Python objects besides '
+                f'Could not read checkpoint {shown!r}: it holds pickled Python objects besides '
                 f'tensors ({_detail(error)}). They are not loaded because unpickling them can '
                 'run arbitrary code; save a plain state dict '
                 '(torch.save(model.state_dict(), path)) or a .safetensors file.') from error
-        raise _unreadable(path, error) from error
-
-
-def _state_dict_of(checkpoint: Any, path: str) -> Mapping[str, torch.Tensor]:
-    """The state dict inside a weights-only-loaded checkpoint."""
-    if isinstance(checkpoint, Mapping) and not _all_tensors(checkpoint):
-        for key in _WRAPPER_KEYS:
-            if isinstance(checkpoint.get(key), Mapping):
-                checkpoint = checkpoint[key]
-                break
-    if not isinstance(checkpoint, Mapping):
-        raise UserInputError(f'Checkpoint {path!r} holds a {type(checkpoint).__name__}, '
-                             'not a state dict.')
-    if not checkpoint or not _all_tensors(checkpoint):
-        raise UserInputError(
-            f'Checkpoint {path!r} is not a state dict (a mapping of names to tensors); its '
-            f'top-level keys: {list(checkpoint)[:8]}.')
-    return checkpoint
+        raise _unreadable(shown, error) from error
 
 
 def _all_tensors(mapping: Mapping) -> bool:
     return all(isinstance(value, torch.Tensor) for value in mapping.values())
 
 
-def _check_pickled_checkpoint(path: str) -> Any:
-    """Load a pickle-based checkpoint weights-only (refusing Python objects) and return it.
+def _read_state_dict(path: str, shown: str) -> Tuple[Optional[str],
+                                                     Mapping[str, torch.Tensor]]:
+    """Load a pickle-based checkpoint weights-only (refusing Python objects) and find its
+    state dict.
 
     After this succeeds open_clip's own ``torch.load(weights_only=True)`` succeeds too, so
-    open_clip never reaches its retry without ``weights_only``."""
-    checkpoint = _load_weights_only(path)
-    _state_dict_of(checkpoint, path)
-    return checkpoint
+    open_clip never reaches its retry without ``weights_only``.
+
+    Returns:
+        tuple: the key of ``_WRAPPER_KEYS`` the state dict was under (None for a bare state
+        dict), and the state dict (names to tensors).
+    """
+    checkpoint = _load_weights_only(path, shown)
+    wrapper = None
+    if isinstance(checkpoint, Mapping) and not _all_tensors(checkpoint):
+        wrapper = next((key for key in _WRAPPER_KEYS
+                        if isinstance(checkpoint.get(key), Mapping)), None)
+    state = checkpoint if wrapper is None else checkpoint[wrapper]
+    if not isinstance(state, Mapping):
+        raise UserInputError(f'Checkpoint {shown!r} holds a {type(state).__name__}, '
+                             'not a state dict.')
+    if not state or not _all_tensors(state):
+        raise UserInputError(
+            f'Checkpoint {shown!r} is not a state dict (a mapping of names to tensors); its '
+            f'top-level keys: {list(state)[:8]}.')
+    return wrapper, state
 
 
 def _is_torchscript(path: str) -> bool:
@@ -326,65 +331,70 @@ def _is_torchscript(path: str) -> bool:
         return any(name.endswith('constants.pkl') for name in archive.namelist())
 
 
-def _save_safetensors(state: Mapping[str, torch.Tensor], path: str) -> None:
-    from safetensors.torch import save_file
-    save_file({key: value.contiguous() for key, value in state.items()}, path)
+def _torchscript_state_dict(path: str, shown: str) -> Dict[str, torch.Tensor]:
+    """The weights of an OpenAI TorchScript archive (``torch.jit.load`` runs no Python
+    code), without its metadata entries."""
+    try:
+        with warnings.catch_warnings():  # torch.jit.load's deprecation notice
+            warnings.simplefilter('ignore', FutureWarning)
+            state = torch.jit.load(path, map_location='cpu').state_dict()
+    except Exception as error:  # RuntimeError for damaged archives
+        raise _unreadable(shown, error) from error
+    return {key: value for key, value in state.items() if key not in _OPENAI_METADATA_KEYS}
 
 
-@contextlib.contextmanager
-def _readable_by_open_clip(path: str, shown: str) -> Iterator[str]:
-    """Yield a file that open_clip reads safely and with the same weights as ``path``.
-
-    Plain safetensors and open_clip/PyTorch state dicts are yielded as they are, after a
-    weights-only check of the latter; ``.gz`` files are decompressed into a temporary folder
-    (``$TMPDIR``); OpenAI TorchScript archives (which open_clip's weights-only loading
-    refuses; loading one with ``torch.jit.load`` runs no Python code) and checkpoints keeping
-    the weights under ``'model'`` become a temporary safetensors file."""
-    if path.endswith('.gz'):
-        with tempfile.TemporaryDirectory(prefix='clipseg-checkpoint-') as folder:
-            plain = osp.join(folder, osp.basename(path)[:-len('.gz')])
-            try:
-                with gzip.open(path, 'rb') as source, open(plain, 'wb') as target:
-                    shutil.copyfileobj(source, target, length=1 << 22)
-            except (OSError, EOFError, zlib.error) as error:  # not gzip, damaged, truncated
-                raise _unreadable(shown, error) from error
-            with _readable_by_open_clip(plain, shown) as readable:
-                yield readable
-        return
+def _weights_to_convert(path: str, shown: str) -> Optional[Mapping[str, torch.Tensor]]:
+    """Check an uncompressed checkpoint file. None if open_clip reads it safely as it is;
+    else the state dict to give open_clip as a safetensors file instead: that of an OpenAI
+    TorchScript archive (open_clip's weights-only loading refuses them) or of a checkpoint
+    keeping it under ``'model'`` (open_clip unwraps only ``'state_dict'`` and ``module.``)."""
     if path.endswith('.safetensors'):
-        from safetensors import safe_open
         try:
             with safe_open(path, framework='pt') as handle:
                 handle.keys()
         except Exception as error:  # SafetensorError and OSError
             raise _unreadable(shown, error) from error
-        yield path
-        return
+        return None
     try:
         is_torchscript = _is_torchscript(path)
     except (OSError, zipfile.BadZipFile) as error:
         raise _unreadable(shown, error) from error
     if is_torchscript:
-        try:
-            with warnings.catch_warnings():  # torch.jit.load's deprecation notice
-                warnings.simplefilter('ignore', FutureWarning)
-                state = torch.jit.load(path, map_location='cpu').state_dict()
-        except Exception as error:  # RuntimeError for damaged archives
-            raise _unreadable(shown, error) from error
-        state = {key: value for key, value in state.items()
-                 if key not in _OPENAI_METADATA_KEYS}
-    else:
-        checkpoint = _check_pickled_checkpoint(path)
-        if not (isinstance(checkpoint, Mapping) and 'model' in checkpoint
-                and 'state_dict' not in checkpoint and not _all_tensors(checkpoint)):
-            del checkpoint
-            yield path  # open_clip unwraps 'state_dict' and 'module.' itself
-            return
-        state = checkpoint['model']
+        return _torchscript_state_dict(path, shown)
+    wrapper, state = _read_state_dict(path, shown)
+    return state if wrapper == 'model' else None
+
+
+@contextlib.contextmanager
+def _gunzipped(path: str) -> Iterator[str]:
+    """Yield a decompressed copy of the ``.gz`` file ``path``, in a temporary folder
+    (``$TMPDIR``)."""
     with tempfile.TemporaryDirectory(prefix='clipseg-checkpoint-') as folder:
+        plain = osp.join(folder, osp.basename(path)[:-len('.gz')])
+        try:
+            with gzip.open(path, 'rb') as source, open(plain, 'wb') as target:
+                shutil.copyfileobj(source, target, length=1 << 22)
+        except (OSError, EOFError, zlib.error) as error:  # not gzip, damaged, truncated
+            raise _unreadable(path, error) from error
+        yield plain
+
+
+@contextlib.contextmanager
+def _readable_by_open_clip(path: str) -> Iterator[str]:
+    """Yield a file that open_clip reads safely and with the same weights as ``path``:
+    ``path`` itself after a check (safetensors, open_clip/PyTorch state dicts), else a
+    temporary file (decompressed ``.gz``, converted to safetensors; see
+    :func:`_weights_to_convert`)."""
+    with contextlib.ExitStack() as stack:
+        plain = stack.enter_context(_gunzipped(path)) if path.endswith('.gz') else path
+        state = _weights_to_convert(plain, path)
+        if state is None:
+            yield plain
+            return
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix='clipseg-checkpoint-'))
         converted = osp.join(folder, 'weights.safetensors')
-        _save_safetensors(state, converted)
-        del state
+        save_file({key: value.contiguous() for key, value in state.items()}, converted)
+        del state  # open_clip reads the file; the weights need not stay in memory twice
         yield converted
 
 
@@ -530,7 +540,7 @@ def _build(config: CLIPConfig) -> nn.Module:
             f'CLIP checkpoint file {config.pretrained!r} does not exist. Give the path of a '
             f'downloaded checkpoint, or a pretrained tag of {config.model_name!r}: '
             f'{", ".join(_known_tags(config.model_name)) or "none"}.')
-    with _readable_by_open_clip(path, path) as readable:
+    with _readable_by_open_clip(path) as readable:
         return _create_model(config, readable, f'checkpoint {path!r}')
 
 
