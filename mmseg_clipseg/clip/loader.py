@@ -159,8 +159,9 @@ class CLIPConfig:
             return f'{self.model_name}|{qg}'
         if self.pretrained is None:
             return f'{self.model_name}|random|seed={self.init_seed}|{qg}'
-        if self.pretrained_is_file:
-            path = osp.abspath(self.checkpoint_path)
+        path = self.checkpoint_path
+        if path is not None:
+            path = osp.abspath(path)
             return f'{self.model_name}|file={_file_identity(path, path)}|{qg}'
         return f'{self.model_name}|tag={self.pretrained}|{qg}'
 
@@ -189,26 +190,25 @@ def _looks_like_path(pretrained: str) -> bool:
             or osp.exists(pretrained))
 
 
-def _check_model_name(config: CLIPConfig) -> None:
-    if config.local_dir is not None or config.is_hf_hub:
-        if config.pretrained is not None:
-            raise UserInputError(
-                f'model_name {config.model_name!r} brings its own weights; leave pretrained '
-                f'unset instead of {config.pretrained!r}.')
-        if config.local_dir is not None:
-            _check_local_dir(config.local_dir)
-        elif not config.hub_repo:
-            raise UserInputError("An 'hf-hub:' model name needs a repository, e.g. "
-                                 "'hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K'.")
-        return
+def _check_model_name(model_name: str) -> None:
+    """Refuse a name open_clip does not list (names with a prefix are checked apart)."""
     available = open_clip.list_models()
-    if config.model_name not in available:
-        close = difflib.get_close_matches(config.model_name, available, n=5)
+    if model_name not in available:
+        close = difflib.get_close_matches(model_name, available, n=5)
         hint = f' Did you mean: {", ".join(close)}?' if close else ''
         raise UserInputError(
-            f'Unknown open_clip model {config.model_name!r}.{hint} open_clip.list_models() '
-            f'lists all names; a folder with {_LOCAL_DIR_CONFIG} is '
-            f'"{LOCAL_DIR_PREFIX}/path/to/folder", a hub repository "{HF_HUB_PREFIX}org/repo".')
+            f'Unknown open_clip model {model_name!r}.{hint} open_clip.list_models() lists all '
+            f'names; a folder with {_LOCAL_DIR_CONFIG} is "{LOCAL_DIR_PREFIX}/path/to/folder", '
+            f'a hub repository "{HF_HUB_PREFIX}org/repo".')
+
+
+def _check_no_pretrained(config: CLIPConfig) -> None:
+    """Refuse ``pretrained`` with a ``local-dir:`` or ``hf-hub:`` name (open_clip would
+    ignore it)."""
+    if config.pretrained is not None:
+        raise UserInputError(
+            f'model_name {config.model_name!r} brings its own weights; leave pretrained '
+            f'unset instead of {config.pretrained!r}.')
 
 
 def _check_local_dir(folder: str) -> None:
@@ -515,20 +515,34 @@ def _create_model(config: CLIPConfig, pretrained: Optional[str], source: str) ->
 
 
 def _build(config: CLIPConfig) -> nn.Module:
-    _check_model_name(config)
     if config.local_dir is not None:
+        _check_no_pretrained(config)
+        _check_local_dir(config.local_dir)
         return _create_model(config, None, f'the checkpoint in {config.local_dir!r}')
     if config.is_hf_hub:
+        _check_no_pretrained(config)
+        if not config.hub_repo:
+            raise UserInputError("An 'hf-hub:' model name needs a repository, e.g. "
+                                 "'hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K'.")
         check_weights_reachable(config)  # before open_clip's download retries
         return _create_model(config, None, f'the checkpoint of {config.model_name!r}')
+    _check_model_name(config.model_name)
     if config.pretrained is None:
         return _create_model(config, None, 'random weights')
-    if not config.pretrained_is_file:
+    path = config.checkpoint_path
+    if path is None:  # an open_clip tag
         _check_pretrained_tag(config.model_name, config.pretrained)
         check_weights_reachable(config)
         return _create_model(config, config.pretrained,
                              f'the {config.model_name} checkpoint for tag {config.pretrained!r}')
-    path = config.checkpoint_path
+    _check_checkpoint_file(config, path)
+    with _readable_by_open_clip(path) as readable:
+        return _create_model(config, readable, f'checkpoint {path!r}')
+
+
+def _check_checkpoint_file(config: CLIPConfig, path: str) -> None:
+    """Refuse a ``pretrained`` path that is a folder or does not exist, saying what to give
+    instead."""
     if osp.isdir(path):
         hint = (f' It holds {_LOCAL_DIR_CONFIG}: use model_name="{LOCAL_DIR_PREFIX}{path}" '
                 'and no pretrained.' if osp.isfile(osp.join(path, _LOCAL_DIR_CONFIG))
@@ -540,8 +554,6 @@ def _build(config: CLIPConfig) -> nn.Module:
             f'CLIP checkpoint file {config.pretrained!r} does not exist. Give the path of a '
             f'downloaded checkpoint, or a pretrained tag of {config.model_name!r}: '
             f'{", ".join(_known_tags(config.model_name)) or "none"}.')
-    with _readable_by_open_clip(path) as readable:
-        return _create_model(config, readable, f'checkpoint {path!r}')
 
 
 def _check_dense_vit(model: nn.Module, model_name: str) -> None:
