@@ -9,12 +9,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
+
+from ..atomic_write import write_atomically
 
 # Bump when the way embeddings are computed or stored changes, so that old entries are not
 # reused.
@@ -81,11 +82,16 @@ def save(key: str, embeddings: torch.Tensor) -> None:
     """Store embeddings atomically (several processes may write the same entry). The cache
     is optional: a folder that cannot be written is reported once, never fatal."""
     folder = cache_dir()
+    entry = dict(key=key, embeddings=embeddings.detach().float().cpu())
+
+    def write(path: str) -> None:
+        # Through a Python file, whose write errors are OSError (torch's own writer of a
+        # path raises RuntimeError).
+        with open(path, 'wb') as handle:
+            torch.save(entry, handle)
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix='.tmp', delete=False) as handle:
-            torch.save(dict(key=key, embeddings=embeddings.detach().float().cpu()), handle)
-        os.replace(handle.name, folder / f'{key}.pt')
+        write_atomically(str(folder / f'{key}.pt'), write)
     except OSError as error:
         _warn(f'could not write the text-embedding cache in {folder} ({error}); continuing '
               'without it. Set MMSEG_CLIPSEG_CACHE to a writable folder to keep embeddings '
