@@ -56,52 +56,7 @@ else
     RENDEZVOUS=(--standalone --nnodes=1)
 fi
 
-# torchrun, with its failure report (a traceback of the launcher itself) replaced by the
-# workers' own words. Local rank 0 writes to the console; the other local ranks write to
-# files. A worker that stops on a user mistake leaves its message in DIST_TEST_ERROR_DIR
-# (tools/test.py does): each message is printed once, a crash's output ends with its
-# traceback.
-LAUNCH='
-import glob, logging, os, signal, sys, tempfile
-from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-from torch.distributed.run import parse_args, run
-
-def read(pattern):
-    text = []
-    for path in sorted(glob.glob(pattern, recursive=True)):
-        with open(path, errors="replace") as handle:
-            text.append(handle.read())
-    return "".join(text)
-
-logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
-nproc = int(sys.argv[1])
-with tempfile.TemporaryDirectory(prefix="dist_test_") as logs:
-    os.environ["DIST_TEST_ERROR_DIR"] = logs
-    quiet = ",".join(f"{rank}:3" for rank in range(1, nproc))
-    options = ["--log-dir", logs, "--redirects", quiet] if quiet else []
-    try:
-        run(parse_args(options + sys.argv[2:]))
-    except ChildFailedError as error:
-        said = {read(os.path.join(logs, "rank0.error"))}
-        for rank, failure in sorted(error.failures.items()):
-            local_rank = failure.local_rank
-            if failure.exitcode == -signal.SIGTERM:
-                continue  # stopped by torchrun after another worker failed
-            message = read(os.path.join(logs, f"rank{local_rank}.error"))
-            if message:
-                if message not in said:
-                    print(f"error: {message}", file=sys.stderr)
-                    said.add(message)
-                continue
-            how = (f"was killed by {failure.signal_name()}" if failure.exitcode < 0
-                   else f"stopped with exit status {failure.exitcode}")
-            if local_rank == 0:  # its traceback, if any, is on the console
-                print(f"error: process rank {rank} {how}.", file=sys.stderr)
-                continue
-            output = read(os.path.join(logs, "**", str(local_rank), "stderr.log"))
-            print(f"error: process rank {rank} {how}; the end of its output:",
-                  *output.splitlines()[-20:], sep="\n", file=sys.stderr)
-        sys.exit(1)
-'
-exec "$PYTHON" -c "$LAUNCH" "$NPROC" "${RENDEZVOUS[@]}" --nproc_per_node="$NPROC" \
+# torchrun, with the workers' own words in place of its failure report (a traceback of the
+# launcher itself): mmseg_clipseg/dist_launch.py.
+exec "$PYTHON" -m mmseg_clipseg.dist_launch "${RENDEZVOUS[@]}" --nproc_per_node="$NPROC" \
     "$TOOLS/test.py" "$CONFIG" --launcher pytorch "$@"

@@ -36,6 +36,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
+from mmseg_clipseg.dist_launch import leave_error
 from mmseg_clipseg.errors import UserInputError
 
 try:
@@ -463,23 +464,13 @@ def evaluate(args: argparse.Namespace) -> None:
             torch.distributed.destroy_process_group()
 
 
-def _leave_for_launcher(error: UserInputError) -> None:
-    """Under tools/dist_test.sh, leave the message where the launcher reads it: it prints
-    each distinct message once, however many processes stopped on it."""
-    folder = os.environ.get('DIST_TEST_ERROR_DIR')
-    if folder and osp.isdir(folder):
-        local_rank = os.environ.get('LOCAL_RANK', '0')
-        with open(osp.join(folder, f'rank{local_rank}.error'), 'w', encoding='utf-8') as handle:
-            handle.write(str(error))
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     try:
         evaluate(args)
     except UserInputError as error:
-        if args.launcher != 'none':
-            _leave_for_launcher(error)
+        if args.launcher != 'none':  # under tools/dist_test.sh: said once for all processes
+            leave_error(str(error))
         raise
 
 
