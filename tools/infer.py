@@ -40,6 +40,7 @@ import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registe
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.dist import all_gather_object, is_main_process
 from PIL import Image
 
 from mmseg_clipseg.apis import check_device, model_config, option_paths
@@ -150,13 +151,6 @@ def init_distributed(device: torch.device) -> Tuple[int, int, torch.device]:
     return rank, world_size, device
 
 
-def gather(value: Any, world_size: int) -> List[Any]:
-    if world_size == 1:
-        return [value]
-    from mmengine.dist import all_gather_object
-    return all_gather_object(value)
-
-
 # --- The tool ---------------------------------------------------------------------------
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -215,8 +209,7 @@ def main(argv=None) -> None:
     failures: List[str] = []
     if todo:
         failures = label_images(todo, classes, vocabulary, cfg, device, args)
-    results = gather((len(share) - len(todo), len(todo) - len(failures), failures),
-                     world_size)
+    results = all_gather_object((len(share) - len(todo), len(todo) - len(failures), failures))
     skipped = sum(result[0] for result in results)
     written = sum(result[1] for result in results)
     failures = [failure for result in results for failure in result[2]]
@@ -242,7 +235,7 @@ def label_images(items: Sequence[ImageItem], classes: ClassNames, vocabulary: Di
     from mmseg_clipseg.image_io import read_rgb
     set_head_vocabulary(cfg, classes, vocabulary)
     segmentor = init_segmentor(cfg, device=device)
-    progress = None if args.quiet or int(os.environ.get('RANK', '0')) != 0 \
+    progress = None if args.quiet or not is_main_process() \
         else ProgressBar(len(items), file=sys.stderr)
     failures = []
     for start in range(0, len(items), args.batch_size):
