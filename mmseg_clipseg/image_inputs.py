@@ -27,6 +27,10 @@ class ImageItem:
     path: str
     name: str
 
+    def output_path(self, folder: str, extension: str) -> str:
+        """Its output file below ``folder``, e.g. ``folder/sub/x.png`` for ``sub/x``."""
+        return osp.join(folder, *self.name.split('/')) + extension
+
 
 def _is_image_name(path: str) -> bool:
     return osp.splitext(path)[1].lower() in IMAGE_EXTENSIONS

@@ -59,7 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def output_paths(args: argparse.Namespace, items: Sequence[ImageItem]) -> List[str]:
     """One output file per image."""
     if args.out_dir is not None:
-        return [osp.join(args.out_dir, *item.name.split('/')) + '.png' for item in items]
+        return [item.output_path(args.out_dir, '.png') for item in items]
     if len(items) > 1:
         raise UserInputError(f'{len(items)} images were given; --out names one file: give '
                              '--out-dir DIR for their overlays.')

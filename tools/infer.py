@@ -123,11 +123,11 @@ def check_resume(out_dir: str, items: Sequence[ImageItem], settings: Dict[str, A
 
 
 def label_path(out_dir: str, item: ImageItem) -> str:
-    return osp.join(out_dir, *item.name.split('/')) + '.png'
+    return item.output_path(out_dir, '.png')
 
 
 def probabilities_path(out_dir: str, item: ImageItem) -> str:
-    return osp.join(out_dir, *item.name.split('/')) + '.npy'
+    return item.output_path(out_dir, '.npy')
 
 
 # --- Distributed ------------------------------------------------------------------------
