@@ -19,7 +19,8 @@ from open_clip.model import CLIP
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from mmseg_clipseg.clip import loader, offline
+from mmseg_clipseg.clip import checkpoint_files, loader, offline
+from mmseg_clipseg.clip import config as clip_config
 from mmseg_clipseg.clip.loader import (CLIPConfig, clear_clip_cache, load_clip,
                                        packaged_weights)
 from mmseg_clipseg.errors import MissingFileError, UserInputError
@@ -317,7 +318,7 @@ def test_open_clip_downloads_are_loaded_weights_only(tmp_path, monkeypatch):
     marker = str(tmp_path / 'code_ran')
     path = tmp_path / 'evil_type_error.pt'
     _save_type_error_payload(path, marker)
-    with loader._weights_only_torch_loads(), pytest.raises(Exception):
+    with checkpoint_files.weights_only_torch_loads(), pytest.raises(Exception):
         open_clip.factory.load_state_dict(str(path))
     assert not os.path.exists(marker)
     assert os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] == '1'
@@ -520,7 +521,7 @@ def test_failing_tag_load_that_is_not_the_network_does_not_blame_it(monkeypatch)
 
 
 def test_packaged_weights_become_tags(tmp_path, monkeypatch, seed1_state):
-    monkeypatch.setattr(loader, 'PACKAGED_WEIGHTS_DIR', tmp_path)
+    monkeypatch.setattr(clip_config, 'PACKAGED_WEIGHTS_DIR', tmp_path)
     assert packaged_weights(TINY) == {}
     weights = tmp_path / f'{TINY}__mytag.safetensors'
     save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(weights))

@@ -8,16 +8,14 @@ Python API, configs run by ``tools/test.py``) ends with the same single line.
 import os.path as osp
 import socket
 import threading
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import open_clip
 from open_clip.constants import HF_CONFIG_NAME, HF_WEIGHTS_NAME
 from open_clip.pretrained import _get_safe_alternatives
 
 from ..errors import UserInputError
-
-if TYPE_CHECKING:
-    from .loader import CLIPConfig
+from .config import CLIPConfig
 
 # How long the reachability check of the weights' server may take.
 NETWORK_TIMEOUT_S = 3.0
@@ -40,7 +38,7 @@ def _hub_weights_cached(repo: str, name: str, cache_dir: Optional[str]) -> bool:
     return _hub_files_cached(repo, [*_get_safe_alternatives(name), name], cache_dir)
 
 
-def weights_source(config: 'CLIPConfig') -> Optional[str]:
+def weights_source(config: CLIPConfig) -> Optional[str]:
     """Where the CLIP weights of ``config`` would be downloaded from: ``'hub'`` (the
     Hugging Face Hub), a URL, or None when nothing needs downloading (local files, random
     weights, weights already cached, or an unknown tag, which the loader reports)."""
@@ -88,13 +86,13 @@ def unreachable_reason(url: str, timeout_s: float = NETWORK_TIMEOUT_S) -> Option
     return outcome[0] or None
 
 
-def _weights_name(config: 'CLIPConfig') -> str:
+def _weights_name(config: CLIPConfig) -> str:
     if config.is_hf_hub:
         return config.model_name
     return f'{config.model_name} (pretrained tag {config.pretrained!r})'
 
 
-def check_weights_reachable(config: 'CLIPConfig') -> None:
+def check_weights_reachable(config: CLIPConfig) -> None:
     """Raise :class:`UserInputError` with one line when the weights of ``config`` must be
     downloaded and their server cannot be reached (or ``HF_HUB_OFFLINE`` forbids it)."""
     source = weights_source(config)
