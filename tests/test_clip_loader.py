@@ -61,6 +61,10 @@ def _assert_weights_equal(model, state):
         assert torch.equal(value, state[name].to(value.dtype)), name
 
 
+def _save_safetensors(state, path):
+    save_file({key: value.contiguous() for key, value in state.items()}, str(path))
+
+
 def _assert_one_line_without_network_talk(error):
     message = str(error)
     assert '\n' not in message
@@ -133,7 +137,7 @@ def test_load_state_dict_under_model_key(tmp_path, seed1_state):
 
 def test_load_safetensors(tmp_path, seed1_state):
     path = tmp_path / 'tiny.safetensors'
-    save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(path))
+    _save_safetensors(seed1_state, path)
     model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
     _assert_weights_equal(model, seed1_state)
 
@@ -142,7 +146,7 @@ def test_load_safetensors(tmp_path, seed1_state):
 def test_load_gzip_compressed_checkpoints(tmp_path, seed1_state, name):
     plain = tmp_path / name.removesuffix('.gz')
     if plain.suffix == '.safetensors':
-        save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(plain))
+        _save_safetensors(seed1_state, plain)
     else:
         torch.save(seed1_state, plain)
     with open(plain, 'rb') as source, gzip.open(tmp_path / name, 'wb') as target:
@@ -339,7 +343,7 @@ def test_checkpoint_holding_no_state_dict_is_refused(tmp_path, content, match):
 
 def _corrupt(tmp_path, kind, seed1_state):
     safetensors = tmp_path / 'good.safetensors'
-    save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(safetensors))
+    _save_safetensors(seed1_state, safetensors)
     pt = tmp_path / 'good.pt'
     torch.save(seed1_state, pt)
     name, data = {
@@ -378,7 +382,7 @@ def test_checkpoint_is_read_once_until_clear_clip_cache(tmp_path, seed1_state, m
 
     monkeypatch.setattr(open_clip, 'create_model', create_model)
     path = tmp_path / 'once.safetensors'
-    save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(path))
+    _save_safetensors(seed1_state, path)
     config = dict(model_name=TINY, pretrained=str(path))
     first = load_clip(config)
     second = load_clip(CLIPConfig(**config))
@@ -524,7 +528,7 @@ def test_packaged_weights_become_tags(tmp_path, monkeypatch, seed1_state):
     monkeypatch.setattr(clip_config, 'PACKAGED_WEIGHTS_DIR', tmp_path)
     assert packaged_weights(TINY) == {}
     weights = tmp_path / f'{TINY}__mytag.safetensors'
-    save_file({key: value.contiguous() for key, value in seed1_state.items()}, str(weights))
+    _save_safetensors(seed1_state, weights)
     (tmp_path / f'{TINY}__notes.txt').write_text('not weights')
     (tmp_path / 'ViT-B-16__other.safetensors').write_bytes(b'')
     assert packaged_weights(TINY) == {'mytag': weights}
