@@ -33,6 +33,7 @@ import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registe
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from mmengine.utils import mkdir_or_exist, scandir
 from PIL import Image
 
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
@@ -124,16 +125,6 @@ def check_window_settings(cfg: Config) -> None:
 
 # --- The test set -----------------------------------------------------------------------
 
-def _files(folder: str, suffix: str = '') -> List[str]:
-    """Relative paths of the files under ``folder`` (following links) ending in ``suffix``."""
-    found = []
-    for parent, _, names in os.walk(folder, followlinks=True):
-        for name in names:
-            if name.endswith(suffix):
-                found.append(osp.relpath(osp.join(parent, name), folder))
-    return sorted(found)
-
-
 def _examples(names: Sequence[str]) -> str:
     shown = ', '.join(names[:SHOWN])
     return shown + (f' and {len(names) - SHOWN} more' if len(names) > SHOWN else '')
@@ -191,7 +182,8 @@ def check_test_files(cfg: Config) -> int:
     if not data_list:
         if split_file:
             raise UserInputError(f'Split file {split_file!r} lists no images.')
-        present = _files(img_dir) if img_dir and osp.isdir(img_dir) else []
+        present = sorted(scandir(img_dir, recursive=True)) if img_dir and osp.isdir(img_dir) \
+            else []
         found = 'it is empty'
         if present:
             found = (f'it holds {_suffixes(present)} files: if those are the images, set '
@@ -226,7 +218,8 @@ def check_test_files(cfg: Config) -> int:
                         img_dir, ann_dir)
     if not split_file and img_dir and osp.isdir(ann_dir) and seg_suffix:
         listed = {osp.relpath(path, img_dir) for path in images}
-        orphans = [name for name in _files(ann_dir, seg_suffix)
+        # Listed as mmseg lists the images (hidden files skipped, links followed).
+        orphans = [name for name in sorted(scandir(ann_dir, seg_suffix, recursive=True))
                    if name[:-len(seg_suffix)] + img_suffix not in listed]
         if orphans:
             image = orphans[0][:-len(seg_suffix)] + img_suffix
@@ -297,7 +290,7 @@ def check_output_folder(path: str, option: str, create: bool) -> None:
                              f'{existing!r}); give another folder.')
     if create:
         try:
-            os.makedirs(path, exist_ok=True)
+            mkdir_or_exist(path)
         except OSError as error:
             raise UserInputError(f'{option} {path!r} could not be made: '
                                  f'{error.strerror or error}.') from error
