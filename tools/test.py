@@ -231,37 +231,35 @@ def check_test_files(cfg: Config) -> int:
     return len(images)
 
 
-def _header_size(path: str) -> Optional[Tuple[int, int]]:
-    """(width, height) from the file's header (no decoding), swapped when its EXIF
-    orientation turns it; None when it is no image."""
+def _header_sizes(path: str) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
+    """(width, height) of the stored pixels and of the image upright (its EXIF orientation
+    applied), from the file's header (no decoding); None when it is no image."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                width, height = image.size
+                stored = image.size
                 # JPEG keeps EXIF in its header; other formats would be decoded to find it.
                 turned = image.format == 'JPEG' and image.getexif().get(0x0112) in (5, 6, 7, 8)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
-    return (height, width) if turned else (width, height)
+    return stored, (stored[::-1] if turned else stored)
 
 
 def check_image_headers(pairs: Sequence[Tuple[str, str]], img_dir: str, ann_dir: str) -> None:
-    """Every image and label opens as an image, and each label has its image's size: a
-    damaged file or a label of another size would stop the evaluation part-way."""
+    """Every image and label opens as an image, and each label has its image's size (upright,
+    or as stored): a damaged file or a label of another size would stop the evaluation
+    part-way."""
     broken, mismatched = [], []
     for image, label in pairs:
-        image_size = _header_size(image)
-        label_size = _header_size(label)
-        if image_size is None:
+        image_sizes = _header_sizes(image)
+        label_sizes = _header_sizes(label)
+        if image_sizes is None:
             broken.append(osp.relpath(image, img_dir))
-        if label_size is None:
+        if label_sizes is None:
             broken.append(osp.relpath(label, ann_dir))
-        if image_size and label_size and label_size != image_size:
-            with Image.open(image) as opened:
-                if label_size == opened.size:  # the label follows the stored pixels
-                    continue
-            mismatched.append((osp.relpath(label, ann_dir), label_size, image_size))
+        if image_sizes and label_sizes and label_sizes[1] not in image_sizes:
+            mismatched.append((osp.relpath(label, ann_dir), label_sizes[1], image_sizes[1]))
     if broken:
         raise UserInputError(f'{len(broken)} test files are not images that can be read '
                              f'(empty or damaged?): {_examples(broken)}. Copy them again.')
