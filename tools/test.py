@@ -39,6 +39,7 @@ from PIL import Image
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
 from mmseg_clipseg.dist_launch import leave_error
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.models.segmentors import check_test_cfg
 
 try:
     import fcntl
@@ -75,17 +76,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # --- Settings ---------------------------------------------------------------------------
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_type(where: str, value: Any, expected: str) -> None:
-    checks = {'a positive integer': lambda v: _is_int(v) and v >= 1,
-              'an integer >= 0': lambda v: _is_int(v) and v >= 0,
-              'True or False': lambda v: isinstance(v, bool),
-              'a dict': lambda v: isinstance(v, Mapping)}
-    if not checks[expected](value):
+def _whole_number(where: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        expected = 'a positive integer' if minimum == 1 else f'an integer >= {minimum}'
         raise UserInputError(f'{where} must be {expected}; got {value!r}.')
+
+
+def _group(where: str, value: Any) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise UserInputError(f'{where} must be a dict; got {value!r}.')
+    return value
+
+
+def _flags(where: str, settings: Mapping, *keys: str) -> None:
+    """Those of ``keys`` that ``settings`` sets are True or False."""
+    for key in keys:
+        if key in settings and not isinstance(settings[key], bool):
+            raise UserInputError(f'{where}.{key} must be True or False; got '
+                                 f'{settings[key]!r}.')
 
 
 def check_loader_settings(cfg: Config) -> None:
@@ -94,33 +102,20 @@ def check_loader_settings(cfg: Config) -> None:
     if not isinstance(loader, Mapping):
         raise UserInputError('The config has no test_dataloader; is it a test config (e.g. '
                              'configs/clipseg_vitb_voc20.py)?')
-    _check_type('test_dataloader.batch_size', loader.get('batch_size', 1), 'a positive integer')
+    _whole_number('test_dataloader.batch_size', loader.get('batch_size', 1), 1)
     workers = loader.get('num_workers', 0)
-    _check_type('test_dataloader.num_workers', workers, 'an integer >= 0')
-    for key in ('persistent_workers', 'pin_memory', 'drop_last'):
-        if key in loader:
-            _check_type(f'test_dataloader.{key}', loader[key], 'True or False')
+    _whole_number('test_dataloader.num_workers', workers, 0)
+    _flags('test_dataloader', loader, 'persistent_workers', 'pin_memory', 'drop_last')
     if loader.get('persistent_workers') and workers == 0:
         raise UserInputError('test_dataloader.persistent_workers=True needs num_workers >= 1; '
                              'with num_workers=0 also set '
                              'test_dataloader.persistent_workers=False.')
-    if 'prefetch_factor' in loader and loader['prefetch_factor'] is not None:
-        _check_type('test_dataloader.prefetch_factor', loader['prefetch_factor'],
-                    'a positive integer')
-    for key in ('sampler', 'dataset'):
-        _check_type(f'test_dataloader.{key}', loader.get(key), 'a dict')
-    if 'shuffle' in loader.sampler:
-        _check_type('test_dataloader.sampler.shuffle', loader.sampler.shuffle, 'True or False')
-    loop = cfg.get('test_cfg', {})
-    _check_type('test_cfg', loop, 'a dict')
-    if 'fp16' in loop:
-        _check_type('test_cfg.fp16', loop['fp16'], 'True or False')
-
-
-def check_window_settings(cfg: Config) -> None:
-    """The model's ``test_cfg`` (windows, batching), as the segmentor checks it."""
-    from mmseg_clipseg.models.segmentors import check_test_cfg
-    check_test_cfg(cfg.get('model', {}).get('test_cfg'))
+    if loader.get('prefetch_factor') is not None:
+        _whole_number('test_dataloader.prefetch_factor', loader['prefetch_factor'], 1)
+    sampler = _group('test_dataloader.sampler', loader.get('sampler'))
+    _group('test_dataloader.dataset', loader.get('dataset'))
+    _flags('test_dataloader.sampler', sampler, 'shuffle')
+    _flags('test_cfg', _group('test_cfg', cfg.get('test_cfg', {})), 'fp16')
 
 
 # --- The test set -----------------------------------------------------------------------
@@ -416,7 +411,7 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     check_loader_settings(cfg)
-    check_window_settings(cfg)
+    check_test_cfg(cfg.get('model', {}).get('test_cfg'))  # windows and batching
     check_data_root(cfg)
     images = check_test_files(cfg)
     check_output_folder(cfg.work_dir, '--work-dir', create=not args.check)
