@@ -12,6 +12,7 @@ import warnings
 
 import huggingface_hub.constants
 import open_clip
+from open_clip.constants import HF_WEIGHTS_NAME
 import open_clip.factory
 import pytest
 import torch
@@ -505,15 +506,27 @@ def test_tag_that_must_be_downloaded_fails_fast_offline(offline, monkeypatch, tm
 
 
 def test_cached_tag_weights_need_no_server(monkeypatch, tmp_path):
-    """Weights already in the cache folder are not a download: no check of the server."""
-    url = open_clip.get_pretrained_cfg('ViT-B-16', 'openai')['url']
-    (tmp_path / os.path.basename(url)).write_bytes(b'')
+    """Weights already in the cache open_clip would read are not a download: no check of
+    the server. Like open_clip, a tag with a hub entry comes from the hub when
+    huggingface_hub is installed, and from its URL otherwise."""
+    source = open_clip.get_pretrained_cfg('ViT-B-16', 'openai')
     config = CLIPConfig(model_name='ViT-B-16', pretrained='openai', cache_dir=str(tmp_path))
+    (tmp_path / os.path.basename(source['url'])).write_bytes(b'')
+    assert offline.weights_source(config) == 'hub'  # the URL's file is not what it reads
+    repo, name = os.path.split(source['hf_hub'])
+    snapshot = tmp_path / f'models--{repo.replace("/", "--")}' / 'snapshots' / 'abc'
+    snapshot.mkdir(parents=True)
+    (snapshot / (name or HF_WEIGHTS_NAME)).write_bytes(b'')
+    (snapshot.parent.parent / 'refs').mkdir()
+    (snapshot.parent.parent / 'refs' / 'main').write_text('abc')
     assert offline.weights_source(config) is None
     offline.check_weights_reachable(config)  # HF_HUB_OFFLINE is set: would raise
+
+    monkeypatch.setattr(offline, 'has_hf_hub', lambda *args: False)
+    assert offline.weights_source(config) is None  # the URL's file is in the cache
     elsewhere = CLIPConfig(model_name='ViT-B-16', pretrained='openai',
                            cache_dir=str(tmp_path / 'empty'))
-    assert offline.weights_source(elsewhere) == 'hub'
+    assert offline.weights_source(elsewhere) == source['url']
 
 
 def test_failing_tag_load_that_is_not_the_network_does_not_blame_it(monkeypatch):

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence
 
 import open_clip
 from open_clip.constants import HF_CONFIG_NAME, HF_WEIGHTS_NAME
-from open_clip.pretrained import _get_safe_alternatives
+from open_clip.pretrained import _get_safe_alternatives, has_hf_hub
 
 from ..errors import UserInputError
 from .config import CLIPConfig
@@ -54,14 +54,16 @@ def weights_source(config: CLIPConfig) -> Optional[str]:
     source = open_clip.get_pretrained_cfg(config.model_name, config.pretrained)
     if not source or 'file' in source:
         return None
-    url = source.get('url', '')
-    if url and osp.isfile(osp.join(cache_dir or osp.expanduser(_OPEN_CLIP_URL_CACHE),
-                                   osp.basename(url))):
-        return None
-    if source.get('hf_hub'):
+    # As open_clip's download_pretrained: the hub when the tag has it and huggingface_hub is
+    # installed, else the URL.
+    if source.get('hf_hub') and has_hf_hub():
         repo, name = osp.split(source['hf_hub'])  # 'org/repo/' means open_clip's default name
         return None if _hub_weights_cached(repo, name or HF_WEIGHTS_NAME, cache_dir) else _HUB
-    return url or None
+    url = source.get('url', '')
+    if not url or osp.isfile(osp.join(cache_dir or osp.expanduser(_OPEN_CLIP_URL_CACHE),
+                                      osp.basename(url))):
+        return None
+    return url
 
 
 def unreachable_reason(url: str, timeout_s: float = NETWORK_TIMEOUT_S) -> Optional[str]:
