@@ -160,16 +160,10 @@ def check_test_files(cfg: Config) -> int:
     prefix = getattr(dataset, 'data_prefix', {}) or {}
     img_dir, ann_dir = prefix.get('img_path'), prefix.get('seg_map_path')
     img_suffix = getattr(dataset, 'img_suffix', '')
-    seg_suffix = getattr(dataset, 'seg_map_suffix', '')
     split_file = getattr(dataset, 'ann_file', '') or ''
     kind = type(dataset).__name__
     if split_file and osp.isfile(split_file):
-        with open(split_file, encoding='utf-8', errors='replace') as handle:
-            blank = [number for number, line in enumerate(handle, 1) if not line.strip()]
-        if blank:
-            lines = _examples([str(number) for number in blank])
-            raise UserInputError(f'Split file {split_file!r} has blank lines (line {lines}); '
-                                 'remove them.')
+        _check_no_blank_lines(split_file)
     try:
         data_list = dataset.load_data_list()
     except (OSError, ValueError, AssertionError) as error:
@@ -177,17 +171,7 @@ def check_test_files(cfg: Config) -> int:
     if not data_list:
         if split_file:
             raise UserInputError(f'Split file {split_file!r} lists no images.')
-        present = sorted(scandir(img_dir, recursive=True)) if img_dir and osp.isdir(img_dir) \
-            else []
-        found = 'it is empty'
-        if present:
-            found = (f'it holds {_suffixes(present)} files: if those are the images, set '
-                     '--cfg-options test_dataloader.dataset.img_suffix='
-                     f'{osp.splitext(present[0])[1]!r}')
-        raise UserInputError(f'Image folder {img_dir!r} holds no images ending in '
-                             f'{img_suffix!r} (the img_suffix of {kind}); {found}. Is '
-                             '--data-root the right dataset, converted as docs/datasets.md '
-                             'describes?')
+        raise _no_images_error(img_dir, img_suffix, kind)
     images = [info['img_path'] for info in data_list]
     missing = [osp.relpath(path, img_dir) if img_dir else path
                for path in images if not osp.isfile(path)]
@@ -211,19 +195,51 @@ def check_test_files(cfg: Config) -> int:
             '(docs/datasets.md).')
     check_image_headers([(info['img_path'], info['seg_map_path']) for info in data_list],
                         img_dir, ann_dir)
+    seg_suffix = getattr(dataset, 'seg_map_suffix', '')
     if not split_file and img_dir and osp.isdir(ann_dir) and seg_suffix:
-        listed = {osp.relpath(path, img_dir) for path in images}
-        # Listed as mmseg lists the images (hidden files skipped, links followed).
-        orphans = [name for name in sorted(scandir(ann_dir, seg_suffix, recursive=True))
-                   if name[:-len(seg_suffix)] + img_suffix not in listed]
-        if orphans:
-            image = orphans[0][:-len(seg_suffix)] + img_suffix
-            raise UserInputError(
-                f'{len(orphans)} label files in {ann_dir!r} have no image in {img_dir!r}: '
-                f'{_examples(orphans)} (the image of {orphans[0]} would be {image}). The '
-                'evaluation would skip them: is the copy of the images complete, and do they '
-                f'end in {img_suffix!r} (the img_suffix of {kind})?')
+        _check_no_orphan_labels(images, img_dir, ann_dir, img_suffix, seg_suffix, kind)
     return len(images)
+
+
+def _check_no_blank_lines(split_file: str) -> None:
+    """mmseg would read a blank line of a split file as an image named by the suffix alone."""
+    with open(split_file, encoding='utf-8', errors='replace') as handle:
+        blank = [number for number, line in enumerate(handle, 1) if not line.strip()]
+    if blank:
+        lines = _examples([str(number) for number in blank])
+        raise UserInputError(f'Split file {split_file!r} has blank lines (line {lines}); '
+                             'remove them.')
+
+
+def _no_images_error(img_dir: Optional[str], img_suffix: str, kind: str) -> UserInputError:
+    """The image folder holds no file with the dataset's suffix: say what it holds."""
+    present = sorted(scandir(img_dir, recursive=True)) if img_dir and osp.isdir(img_dir) \
+        else []
+    found = 'it is empty'
+    if present:
+        found = (f'it holds {_suffixes(present)} files: if those are the images, set '
+                 '--cfg-options test_dataloader.dataset.img_suffix='
+                 f'{osp.splitext(present[0])[1]!r}')
+    return UserInputError(f'Image folder {img_dir!r} holds no images ending in '
+                          f'{img_suffix!r} (the img_suffix of {kind}); {found}. Is '
+                          '--data-root the right dataset, converted as docs/datasets.md '
+                          'describes?')
+
+
+def _check_no_orphan_labels(images: Sequence[str], img_dir: str, ann_dir: str,
+                            img_suffix: str, seg_suffix: str, kind: str) -> None:
+    """Every label file has its image: the evaluation would skip a label without one."""
+    listed = {osp.relpath(path, img_dir) for path in images}
+    # Listed as mmseg lists the images (hidden files skipped, links followed).
+    orphans = [name for name in sorted(scandir(ann_dir, seg_suffix, recursive=True))
+               if name[:-len(seg_suffix)] + img_suffix not in listed]
+    if orphans:
+        image = orphans[0][:-len(seg_suffix)] + img_suffix
+        raise UserInputError(
+            f'{len(orphans)} label files in {ann_dir!r} have no image in {img_dir!r}: '
+            f'{_examples(orphans)} (the image of {orphans[0]} would be {image}). The '
+            'evaluation would skip them: is the copy of the images complete, and do they '
+            f'end in {img_suffix!r} (the img_suffix of {kind})?')
 
 
 def _header_sizes(path: str) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
