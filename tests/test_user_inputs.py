@@ -69,6 +69,12 @@ def test_name_longer_than_the_context_is_refused(embedder):
     long_name = ' '.join(['word'] * 80)
     with pytest.raises(UserInputError, match="longer than the text tower's context"):
         embedder.class_embeddings([('cat', ), (long_name, )], TEMPLATES)
+    # Start, 75 words and end fill the 77 positions exactly: nothing is cut.
+    full = ' '.join(['word'] * 75)
+    embeddings, _ = embedder.class_embeddings([('cat', ), (full, )], ['{}'])
+    assert embeddings.shape[0] == 2
+    with pytest.raises(UserInputError, match='longer than'):
+        embedder.class_embeddings([('cat', ), (full + ' word', )], ['{}'])
 
 
 @pytest.mark.parametrize('damage', ['other key', 'not unit', 'nan', 'rows', 'garbage',

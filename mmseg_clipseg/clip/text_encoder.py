@@ -135,16 +135,21 @@ class TextEmbedder(nn.Module):
         embeddings[order.to(device)] = encoded
         return F.normalize(embeddings, dim=-1)
 
-    @staticmethod
-    def _check_not_cut(prompts: Sequence[str], lengths: torch.Tensor, context: int) -> None:
-        """Refuse prompts that fill the whole context: the tokenizer cuts them silently, and
-        two long names could then get the same embedding."""
-        too_long = torch.nonzero(lengths >= context).flatten()
-        if len(too_long):
-            prompt = prompts[int(too_long[0])]
-            raise UserInputError(
-                f'The prompt {prompt!r} is longer than the text tower\'s context of {context} '
-                'tokens and would be cut; shorten the class name (or the template).')
+    def _check_not_cut(self, prompts: Sequence[str], lengths: torch.Tensor,
+                       context: int) -> None:
+        """Refuse prompts longer than the context: the tokenizer cuts them silently, and two
+        long names could then get the same embedding. A prompt that fills the context is
+        tokenized again with one more position to tell "exactly full" from "cut"."""
+        full = [prompts[index] for index in torch.nonzero(lengths >= context).flatten()]
+        if not full:
+            return
+        longer = self.tokenizer(full, context_length=context + 1)
+        for prompt, tokens in zip(full, longer):
+            if int((tokens != 0).sum()) > context:
+                raise UserInputError(
+                    f'The prompt {prompt!r} is longer than the text tower\'s context of '
+                    f'{context} tokens and would be cut; shorten the class name (or the '
+                    'template).')
 
     def class_embeddings(self, classes: Sequence[Sequence[str]], templates: Sequence[str],
                          cache_identity: Optional[str] = None) -> Tuple[torch.Tensor,
