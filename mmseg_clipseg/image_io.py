@@ -133,20 +133,15 @@ def _pil_to_rgb(image: Image.Image, floats: str) -> np.ndarray:
         image = image.convert(mode)
     if mode in _ALPHA_MODES:
         return _composite_over_white(np.asarray(image.convert('RGBA')))
-    if mode in ('RGB', 'L'):
-        return _array_to_rgb(np.asarray(image), floats=floats, where='the image')
-    if mode == '1':
-        return _array_to_rgb(np.asarray(image.convert('L')), floats=floats, where='the image')
     if mode.startswith('I;16'):
-        return _array_to_rgb(np.asarray(image).astype(np.uint16), floats=floats,
-                             where='the image')
-    if mode == 'I':
-        return _array_to_rgb(_int32_to_uint16(np.asarray(image)), floats=floats,
-                             where='the image')
-    if mode == 'F':
-        return _array_to_rgb(np.asarray(image), floats=floats, where='the image')
-    # CMYK, YCbCr, LAB, HSV and the rest: Pillow's own conversion.
-    return _array_to_rgb(np.asarray(image.convert('RGB')), floats=floats, where='the image')
+        array = np.asarray(image).astype(np.uint16)
+    elif mode == 'I':
+        array = _int32_to_uint16(np.asarray(image))
+    elif mode in ('RGB', 'L', 'F'):
+        array = np.asarray(image)
+    else:  # black-and-white as grey; CMYK, YCbCr, LAB, HSV and the rest: Pillow's conversion
+        array = np.asarray(image.convert('L' if mode == '1' else 'RGB'))
+    return _array_to_rgb(array, floats=floats, where='the image')
 
 
 def _int32_to_uint16(array: np.ndarray) -> np.ndarray:
