@@ -193,17 +193,17 @@ def classify(path: str) -> Tuple[str, str]:
     return kind, name
 
 
-def collect(path: str, work_dir_root: str, data_roots: Mapping[str, str],
-            cfg_options: Sequence[str]) -> Tuple[str, float]:
-    """Run name and mIoU of one PATH argument (a config, a work dir or a result file)."""
-    kind, name = classify(path)
+def collect(path: str, kind: str, name: str, work_dir_root: str,
+            data_roots: Mapping[str, str], cfg_options: Sequence[str]) -> float:
+    """The mIoU of one PATH argument, of the ``kind`` and run ``name`` that :func:`classify`
+    gave: a config is evaluated now, a work dir or a result file is read."""
     if kind == 'config':
         work_dir = osp.join(work_dir_root, name)
         run_test(path, work_dir, data_roots.get(split_run_name(name)[1]), cfg_options)
-        return name, read_result(newest_result(work_dir))
+        return read_result(newest_result(work_dir))
     if kind == 'work_dir':
-        return name, read_result(newest_result(path))
-    return name, read_result(path)
+        return read_result(newest_result(path))
+    return read_result(path)
 
 
 def parse_data_roots(pairs: Sequence[str]) -> Dict[str, str]:
@@ -240,20 +240,19 @@ def main(argv: Optional[List[str]] = None) -> None:
                              f'{args.precision}.')
     data_roots = parse_data_roots(args.data_root)
     # Every PATH is checked before the first evaluation, which may take hours.
-    runs: Dict[str, str] = {}
+    runs: Dict[str, Tuple[str, str]] = {}  # run name -> (PATH, kind)
     for path in args.paths:
         kind, name = classify(path)
         if name in runs:
-            raise UserInputError(f'{runs[name]!r} and {path!r} are both results of {name}; '
+            raise UserInputError(f'{runs[name][0]!r} and {path!r} are both results of {name}; '
                                  'give one.')
-        runs[name] = path
+        runs[name] = path, kind
         if kind == 'config' and osp.isfile(args.work_dir_root):
             raise UserInputError(f'--work-dir-root {args.work_dir_root!r} is a file, not a '
                                  'folder.')
-    results: Dict[str, float] = {}
-    for path in args.paths:
-        name, miou = collect(path, args.work_dir_root, data_roots, args.cfg_options)
-        results[name] = miou
+    results = {name: collect(path, kind, name, args.work_dir_root, data_roots,
+                             args.cfg_options)
+               for name, (path, kind) in runs.items()}
     print(format_table(results, args.precision))
 
 
