@@ -1,8 +1,9 @@
 """Output folders that a tool owns: never mix two datasets, never overwrite a user's files.
 
-A tool that writes a dataset records its settings in a marker file in the folder. A new or
-empty folder may be written; a folder holding the same tool's files may be written again with
-the same settings, or replaced with an explicit ``overwrite``; anything else is refused.
+A tool that writes a dataset records its settings in a marker file in the folder
+(``.<tool>.json``, the tool named by ``settings['tool']``). A new or empty folder may be
+written; a folder holding the same tool's files may be written again with the same settings,
+or replaced with an explicit ``overwrite``; anything else is refused.
 """
 import json
 import os
@@ -12,26 +13,38 @@ from typing import Callable, List, Optional, Set
 from .errors import UserInputError
 
 
+def _marker(tool: str) -> str:
+    return f'.{tool}.json'
+
+
 def prepare_output_folder(root: str, settings: dict, expected: Callable[[dict], Set[str]],
-                          overwrite: bool, tool: str, marker: str) -> None:
+                          overwrite: bool) -> None:
     """Make ``root`` ready for a dataset written with ``settings``, or refuse.
 
     A new or empty folder is fine. A folder this tool wrote (its marker) that holds only the
     tool's files is fine with the same settings (the same files are written again) and
     emptied with ``overwrite``; anything else is refused, ``overwrite`` or not.
+
+    Args:
+        root: The dataset folder.
+        settings: The tool's settings, its name under ``'tool'``.
+        expected: The files (relative paths, ``/``-separated) that the tool writes with
+            given settings, besides its marker.
+        overwrite: Replace a dataset of other settings that the tool wrote.
     """
+    tool = settings['tool']
     if osp.exists(root) and not osp.isdir(root):
         raise UserInputError(f'{root!r} is a file, not a folder; give a new folder for the '
                              'dataset.')
     if not osp.isdir(root) or not os.listdir(root):
         return
-    previous = _read_marker(osp.join(root, marker), tool)
+    previous = _read_marker(osp.join(root, _marker(tool)), tool)
     if previous is None:
         raise UserInputError(f'{root!r} is not empty and was not written by {tool}; give a '
                              'new or empty folder (--overwrite only replaces a folder this '
                              'tool wrote).')
     present = set(_files_under(root))
-    foreign = sorted(present - expected(previous))
+    foreign = sorted(present - expected(previous) - {_marker(tool)})
     if foreign:
         shown = ', '.join(foreign[:3]) + (f' and {len(foreign) - 3} more'
                                            if len(foreign) > 3 else '')
@@ -70,9 +83,9 @@ def _files_under(root: str) -> List[str]:
     return files
 
 
-def write_marker(root: str, settings: dict, marker: str) -> None:
-    """Record that a tool wrote ``root``, with its settings."""
+def write_marker(root: str, settings: dict) -> None:
+    """Record that the tool ``settings['tool']`` wrote ``root``, with its settings."""
     os.makedirs(root, exist_ok=True)
-    with open(osp.join(root, marker), 'w', encoding='utf-8') as handle:
+    with open(osp.join(root, _marker(settings['tool'])), 'w', encoding='utf-8') as handle:
         json.dump(settings, handle, indent=1)
         handle.write('\n')

@@ -29,15 +29,14 @@ from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_scenes'
-MARKER = f'.{TOOL}.json'
 # Shapes are up to 34 pixels wide (SceneGenerator's shape_size) with a pixel of margin.
 MIN_SIZE, MAX_SIZE = 36, 1024
 
 
 def expected_files(settings: dict) -> Set[str]:
-    """The files (relative paths) this tool writes with ``settings``, the marker included."""
+    """The files (relative paths) this tool writes with ``settings``, besides its marker."""
     names = [f'{index:06d}.png' for index in range(int(settings['num_images']))]
-    return ({MARKER, 'captions.txt'} | {f'img_dir/val/{name}' for name in names}
+    return ({'captions.txt'} | {f'img_dir/val/{name}' for name in names}
             | {f'ann_dir/val/{name}' for name in names})
 
 
@@ -67,11 +66,11 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
     """
     check_settings(num_images, seed, size)
     settings = dict(tool=TOOL, num_images=int(num_images), seed=int(seed), size=int(size))
-    prepare_output_folder(root, settings, expected_files, overwrite, TOOL, MARKER)
+    prepare_output_folder(root, settings, expected_files, overwrite)
     generator = SceneGenerator(size=size)
     rng = np.random.default_rng(seed)
     img_dir, ann_dir = osp.join(root, 'img_dir', 'val'), osp.join(root, 'ann_dir', 'val')
-    write_marker(root, settings, MARKER)  # first: an interrupted run is still recognised as ours
+    write_marker(root, settings)  # first: an interrupted run is still recognised as ours
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
     captions = []

@@ -24,7 +24,6 @@ from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_voc'
-MARKER = f'.{TOOL}.json'
 SIZE = (360, 480)
 
 
@@ -45,9 +44,9 @@ def draw_scene(rng: np.random.Generator, height: int, width: int):
 
 
 def expected_files(settings: dict) -> Set[str]:
-    """The files (relative paths) this tool writes with ``settings``, the marker included."""
+    """The files (relative paths) this tool writes with ``settings``, besides its marker."""
     names = [f'2007_{index:06d}' for index in range(int(settings['num_images']))]
-    return ({MARKER, 'ImageSets/Segmentation/val.txt'}
+    return ({'ImageSets/Segmentation/val.txt'}
             | {f'JPEGImages/{name}.jpg' for name in names}
             | {f'SegmentationClass/{name}.png' for name in names})
 
@@ -68,8 +67,8 @@ def write_voc(root: str, num_images: int, seed: int = 0, size: tuple = SIZE,
         raise UserInputError(f'--seed must be 0 or more; got {seed}.')
     settings = dict(tool=TOOL, num_images=int(num_images), seed=int(seed),
                     size=[int(side) for side in size])
-    prepare_output_folder(root, settings, expected_files, overwrite, TOOL, MARKER)
-    write_marker(root, settings, MARKER)
+    prepare_output_folder(root, settings, expected_files, overwrite)
+    write_marker(root, settings)
     rng = np.random.default_rng(seed)
     for folder in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(root, folder), exist_ok=True)
