@@ -47,6 +47,9 @@ except ImportError:  # pragma: no cover - not on Windows
     fcntl = None
 
 LOCK_NAME = '.tools_test.lock'
+# Set by tools/dist_test.sh for the processes it starts: it checked their test set (with the
+# same arguments, in one process) just before.
+CHECKED_VARIABLE = 'DIST_TEST_CHECKED'
 # Shown at most this many names when files are missing.
 SHOWN = 3
 
@@ -420,7 +423,7 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
 
     Returns:
         The config, ready for the runner, and the number of test images (-1: not listed,
-        remote storage).
+        remote storage, or checked already by tools/dist_test.sh).
     """
     cfg = load_config(args.config, args.cfg_options, args.data_root)
     cfg.launcher = args.launcher
@@ -429,7 +432,9 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
     check_loader_settings(cfg)
     check_test_cfg(cfg.get('model', {}).get('test_cfg'))  # windows and batching
     check_data_root(cfg)
-    images = check_test_files(cfg)
+    # Every image header is read here: once per tools/dist_test.sh run, not once per process.
+    checked = not args.check and os.environ.get(CHECKED_VARIABLE) == '1'
+    images = -1 if checked else check_test_files(cfg)
     check_output_folder(cfg.work_dir, '--work-dir', create=not args.check)
     if args.show_dir:
         check_output_folder(args.show_dir, '--show-dir', create=not args.check)
