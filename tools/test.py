@@ -40,6 +40,7 @@ from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config,
 from mmseg_clipseg.dist_launch import leave_error
 from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.models.segmentors import check_test_cfg
+from mmseg_clipseg.models.settings import check_bool, check_int
 
 try:
     import fcntl
@@ -79,24 +80,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # --- Settings ---------------------------------------------------------------------------
 
-def _whole_number(where: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        expected = 'a positive integer' if minimum == 1 else f'an integer >= {minimum}'
-        raise UserInputError(f'{where} must be {expected}; got {value!r}.')
-
-
 def _group(where: str, value: Any) -> Mapping:
     if not isinstance(value, Mapping):
-        raise UserInputError(f'{where} must be a dict; got {value!r}.')
+        raise UserInputError(f'{where} must be a dict; got {value!r}')
     return value
 
 
 def _flags(where: str, settings: Mapping, *keys: str) -> None:
     """Those of ``keys`` that ``settings`` sets are True or False."""
     for key in keys:
-        if key in settings and not isinstance(settings[key], bool):
-            raise UserInputError(f'{where}.{key} must be True or False; got '
-                                 f'{settings[key]!r}.')
+        if key in settings:
+            check_bool(f'{where}.{key}', settings[key])
 
 
 def check_loader_settings(cfg: Config) -> None:
@@ -105,16 +99,15 @@ def check_loader_settings(cfg: Config) -> None:
     if not isinstance(loader, Mapping):
         raise UserInputError('The config has no test_dataloader; is it a test config (e.g. '
                              'configs/clipseg_vitb_voc20.py)?')
-    _whole_number('test_dataloader.batch_size', loader.get('batch_size', 1), 1)
-    workers = loader.get('num_workers', 0)
-    _whole_number('test_dataloader.num_workers', workers, 0)
+    check_int('test_dataloader.batch_size', loader.get('batch_size', 1))
+    workers = check_int('test_dataloader.num_workers', loader.get('num_workers', 0), low=0)
     _flags('test_dataloader', loader, 'persistent_workers', 'pin_memory', 'drop_last')
     if loader.get('persistent_workers') and workers == 0:
         raise UserInputError('test_dataloader.persistent_workers=True needs num_workers >= 1; '
                              'with num_workers=0 also set '
                              'test_dataloader.persistent_workers=False.')
     if loader.get('prefetch_factor') is not None:
-        _whole_number('test_dataloader.prefetch_factor', loader['prefetch_factor'], 1)
+        check_int('test_dataloader.prefetch_factor', loader['prefetch_factor'])
     sampler = _group('test_dataloader.sampler', loader.get('sampler'))
     _group('test_dataloader.dataset', loader.get('dataset'))
     _flags('test_dataloader.sampler', sampler, 'shuffle')
