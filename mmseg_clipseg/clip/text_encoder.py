@@ -16,7 +16,8 @@ from .templates import fill_template
 # Pool types that read the output at one token, the end of text; for these a causal text
 # transformer gives the same result on the sequence cut right after that token.
 _END_OF_TEXT_POOLS = ('argmax', 'eos')
-# Precisions the text tower may run in on CUDA; embeddings are returned in fp32 either way.
+# Precisions the text tower may run in (autocast on its device, CPU included); embeddings are
+# returned in fp32 either way.
 TEXT_PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 # Encodings of at least this many batches log their progress.
 _PROGRESS_MIN_BATCHES = 10
@@ -29,9 +30,9 @@ class TextEmbedder(nn.Module):
         clip_model: An open_clip ``CLIP`` model.
         model_name: Its open_clip name, to get the matching tokenizer.
         batch_size: Prompts encoded per forward pass.
-        precision: ``'fp32'``, or ``'fp16'`` / ``'bf16'``: autocast of the text tower when it
-            runs on CUDA (on the CPU it always runs in fp32). Pooling, projection and
-            normalisation of the embeddings are in fp32.
+        precision: ``'fp32'``, or ``'fp16'`` / ``'bf16'``: autocast of the text transformer
+            on its device (CUDA or CPU). Pooling, projection and normalisation of the
+            embeddings are in fp32.
     """
 
     def __init__(self, clip_model: nn.Module, model_name: str, batch_size: int = 1024,
@@ -56,16 +57,13 @@ class TextEmbedder(nn.Module):
     def device(self) -> torch.device:
         return self.token_embedding.weight.device
 
-    @property
-    def effective_precision(self) -> str:
-        """The precision encoding runs in on the current device."""
-        return self.precision if self.device.type == 'cuda' else 'fp32'
-
     def _autocast(self) -> contextlib.AbstractContextManager:
-        dtype = TEXT_PRECISIONS[self.effective_precision]
+        """Autocast of the text transformer to ``precision`` on the tower's device; off for
+        fp32, so that an outer autocast does not change the precision."""
+        dtype = TEXT_PRECISIONS[self.precision]
         if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast('cuda', dtype=dtype)
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=dtype)
 
     @property
     def can_truncate(self) -> bool:
@@ -173,7 +171,7 @@ class TextEmbedder(nn.Module):
         key = None
         if cache_identity is not None:
             # Half-precision embeddings differ slightly from fp32 ones: keep them apart.
-            precision = self.effective_precision
+            precision = self.precision
             identity = cache_identity if precision == 'fp32' else f'{cache_identity}|{precision}'
             key = text_cache.cache_key(identity, classes, templates)
             cached = text_cache.load(key, num_rows=len(names))

@@ -66,16 +66,17 @@ class CLIPDenseBackbone(BaseModule):
             (each patch keeps its own value: the "DSI only" ablation).
         cra (dict, optional): CRA knobs: ``layers`` (1-indexed blocks; None: the middle
             third), ``feature`` (``'residual'`` | ``'key'`` | ``'query'``), ``threshold``
-            (ε, default 0.75), ``temperature`` (τ, default 6.0).
-        cra (dict, optional): CRA knobs: ``layers`` (1-indexed blocks; None: the middle
-            third), ``feature`` (``'residual'`` | ``'key'`` | ``'query'``), ``threshold``
             (ε, default 0.75), ``temperature`` (τ, default 6.0), ``mix`` (``'none'``
             (default) | ``'kk'`` | ``'qq'``: blend in the final block's own key-key or
             query-query attention) and ``mix_weight`` (its weight w, default 0.5).
         dsi (dict, optional): DSI knobs: ``num_layers`` (K, default 3; 1 is the "CRA only"
             ablation) and ``value_path`` (``'own'`` | ``'final'``).
-        precision (str): ``'fp32'`` (default), or ``'fp16'`` / ``'bf16'`` autocast on CUDA.
-            Softmaxes and the output normalisation always run in fp32.
+        precision (str): ``'fp32'`` (default), or ``'fp16'`` / ``'bf16'``: the blocks run
+            under autocast to that dtype, on any device (CUDA, or CPU autocast). Each step
+            that decides something sets its own precision: CRA's similarity product runs in
+            fp16 (unit rows keep it in [-1, 1], and fp16 has 3 more mantissa bits than bf16),
+            its mask, softmax and ``Attn · V`` in fp32, the baselines' self-similarity
+            logits and softmaxes in fp32, ``ln_post``/``proj``/normalisation in fp32.
         partial_patches (str): Pixels past the last full patch: ``'pad'`` (default; padded
             with zeros into one more patch) or ``'drop'`` (ignored, as NACLIP's whole-image
             mode; the segmentor then stretches the logits over the image).
@@ -126,6 +127,7 @@ class CLIPDenseBackbone(BaseModule):
         num_layers = len(self.blocks)
         self.cra_layers = _check_cra_layers(cra['layers'], num_layers)
         self.dsi_num_layers = check_int('dsi.num_layers', dsi['num_layers'], 1, num_layers)
+        self.requires_grad_(False)  # a frozen CLIP: no call builds an autograd graph
 
     @property
     def blocks(self) -> torch.nn.ModuleList:
@@ -258,22 +260,22 @@ class CLIPDenseBackbone(BaseModule):
                               dsi_inputs, self.dsi_value_path)
         if self.attention == 'identity':
             return value
-        with record_function('clipseg.cra'):
-            # Under half precision the similarity product (the costly part) runs in fp16:
-            # unit-norm rows keep it in range. Masking, softmax and Attn · V stay in fp32.
-            half = self.precision != 'fp32' and value.device.type == 'cuda'
+        with record_function('clipseg.cra'), _autocast_off(value.device):
+            # Autocast is off: each step below runs in the dtype it names. Under half
+            # precision the similarity product (the costly part) runs in fp16, also under
+            # bf16 (autocast would re-cast it to bf16's 8-bit mantissa, deciding the ε-mask
+            # on coarser cosines). Masking, softmax and Attn · V run in fp32.
             similarity = coherence_similarity(
                 [cra_features[layer] for layer in self.cra_layers],
-                compute_dtype=torch.float16 if half else None)
-            with _fp32_only(value.device):
-                attention = coherence_attention(similarity, self.cra_threshold,
-                                                self.cra_temperature)
-                if self.cra_mix != 'none':
-                    final = self.blocks[-1]
-                    project = project_key if self.cra_mix == 'kk' else project_query
-                    own = attention_mix(project(final, x)[:, 1:], final.attn.num_heads)
-                    attention = torch.lerp(attention, own, self.cra_mix_weight)
-                return attention @ value.float()
+                compute_dtype=torch.float16 if self.precision != 'fp32' else None)
+            attention = coherence_attention(similarity, self.cra_threshold,
+                                            self.cra_temperature)
+            if self.cra_mix != 'none':
+                final = self.blocks[-1]
+                project = project_key if self.cra_mix == 'kk' else project_query
+                own = attention_mix(project(final, x.float())[:, 1:], final.attn.num_heads)
+                attention = torch.lerp(attention, own, self.cra_mix_weight)
+            return attention @ value.float()
 
     def _baseline_block(self, x: Tensor, grid: Tuple[int, int]) -> Tensor:
         """The baseline final block on all tokens, ``[CLS]`` dropped: (B, N, D)."""
@@ -285,12 +287,11 @@ class CLIPDenseBackbone(BaseModule):
         return block_fn(final, x)[:, 1:]
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        """Autocast to ``precision`` on the input's device (CPU autocast included); off for
+        fp32, so that an outer autocast does not change the model's precision."""
         if self.precision == 'fp32':
-            return contextlib.nullcontext()
-        if device.type != 'cuda':
-            raise UserInputError(f'precision={self.precision!r} needs a CUDA device, but the '
-                                 f'model runs on {device.type}. Use precision="fp32" on CPU.')
-        return torch.autocast('cuda', dtype=PRECISIONS[self.precision])
+            return _autocast_off(device)
+        return torch.autocast(device.type, dtype=PRECISIONS[self.precision])
 
     def forward(self, inputs: Tensor) -> Tuple[Tensor]:
         """Dense, text-aligned patch embeddings.

@@ -3,8 +3,9 @@
 Token sequences are batch-first: ``(B, T, D)``. A block has ``ln_1``, ``attn``
 (``nn.MultiheadAttention`` with packed ``in_proj_weight``), ``ls_1``, ``ln_2``, ``mlp``, ``ls_2``.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -81,11 +82,18 @@ def attend(block: nn.Module, probs: Tensor, value: Tensor) -> Tensor:
         Tensor: ``ls_1(out_proj(concat_h(probs_h @ v_h)))``, shape (B, T, D).
     """
     heads = split_heads(value, probs.shape[1])
-    return block.ls_1(block.attn.out_proj(merge_heads(probs @ heads)))
+    # In the value's dtype (the autocast's, under half precision), as the block's own would.
+    return block.ls_1(block.attn.out_proj(merge_heads(probs.to(heads.dtype) @ heads)))
 
 
-def self_similarity_attention(x: Tensor, num_heads: int, bias: Tensor = None) -> Tensor:
-    """Per-head ``softmax(x_h x_hᵀ / sqrt(d_h) + bias)``.
+def self_similarity_attention(x: Tensor, num_heads: int, bias: Optional[Tensor] = None
+                              ) -> Tensor:
+    """Per-head ``softmax(x_h x_hᵀ / sqrt(d_h) + bias)``, in fp32 whatever the autocast.
+
+    Under half-precision autocast the logits would be rounded to fp16/bf16 before the
+    softmax (q·q logits reach tens, where fp16 steps are ~0.01-0.03 and bf16 steps ~0.1-0.25),
+    and CPU autocast even keeps the softmax itself in bf16; T x T x d_h per head is cheap, so
+    both run in fp32.
 
     Args:
         x (Tensor): Queries or keys, heads concatenated, shape (B, T, D).
@@ -93,13 +101,14 @@ def self_similarity_attention(x: Tensor, num_heads: int, bias: Tensor = None) ->
         bias (Tensor, optional): Added to every head's logits, shape (T, T).
 
     Returns:
-        Tensor: Shape (B, H, T, T).
+        Tensor: Shape (B, H, T, T), fp32.
     """
-    heads = split_heads(x, num_heads)
-    logits = heads @ heads.transpose(-2, -1) * heads.shape[-1] ** -0.5
-    if bias is not None:
-        logits = logits + bias
-    return logits.softmax(dim=-1)
+    with torch.autocast(x.device.type, enabled=False):
+        heads = split_heads(x.float(), num_heads)
+        logits = heads @ heads.transpose(-2, -1) * heads.shape[-1] ** -0.5
+        if bias is not None:
+            logits = logits + bias.float()
+        return logits.softmax(dim=-1)
 
 
 def run_mlp(block: nn.Module, x: Tensor) -> Tensor:
