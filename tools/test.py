@@ -39,7 +39,7 @@ from PIL import Image
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
 from mmseg_clipseg.dist_launch import leave_error
 from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.models.segmentors import check_test_cfg
+from mmseg_clipseg.models.segmentors import check_test_cfg, keep_labels_only
 from mmseg_clipseg.models.settings import check_bool, check_int
 
 try:
@@ -387,10 +387,8 @@ def _enable_visualization(cfg, show_dir: str) -> None:
 
 
 def _init_cpu_distributed(cfg) -> None:
-    """Without CUDA, use gloo: mmengine's own init would call torch.cuda.set_device, and its
-    default model wrapper would pass a GPU index as DDP's device_ids."""
+    """Without CUDA, use gloo: mmengine's own init would call torch.cuda.set_device."""
     cfg.env_cfg.dist_cfg.backend = 'gloo'
-    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
 
@@ -424,6 +422,7 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     check_loader_settings(cfg)
     check_test_cfg(cfg.get('model', {}).get('test_cfg'))  # windows and batching
+    keep_labels_only(cfg)
     check_data_root(cfg)
     # Every image header is read here: once per tools/dist_test.sh run, not once per process.
     checked = not args.check and os.environ.get(CHECKED_VARIABLE) == '1'

@@ -18,4 +18,7 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook'),
 )
 custom_hooks = [dict(type='ClassNamesCheckHook')]
+# The model is frozen: a distributed test wraps it in TestOnlyModelWrapper, not DDP (which
+# refuses a model without trainable parameters and would allocate gradient buckets).
+model_wrapper_cfg = dict(type='TestOnlyModelWrapper')
 test_cfg = dict(type='TestLoop')

@@ -75,7 +75,7 @@ class ClassNamesCheckHook(Hook):
         if head is None or classes is None or not hasattr(head, 'classes'):
             return
         error, differing = compare_class_names(
-            head.classes, classes, skip_first=getattr(head, 'background', None) is not None)
+            head.classes, classes, skip_first=getattr(head, 'has_background', False))
         if error:
             raise UserInputError(
                 f'{error} Set model.decode_head.class_names to the dataset\'s classes in its '

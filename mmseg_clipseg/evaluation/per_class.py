@@ -16,11 +16,13 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
 from ..datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
+from ..models.segmentors import keep_labels_only
 
 
 def quiet_runner(cfg: Config, work_dir: Optional[str] = None, prefix: str = 'eval_') -> Runner:
     """An mmengine runner for ``cfg`` that logs only warnings and draws nothing, working in
     ``work_dir`` (default: a new temporary folder named with ``prefix``)."""
+    keep_labels_only(cfg)
     cfg.work_dir = work_dir or tempfile.mkdtemp(prefix=prefix)
     cfg.log_level = 'WARNING'
     cfg.default_hooks.pop('visualization', None)

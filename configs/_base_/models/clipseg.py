@@ -28,8 +28,7 @@ model = dict(
     ),
     # TCL protocol: 448x448 windows, stride 224. Windows go through the backbone in chunks of
     # test_cfg.crop_batch_size (default 8, TrainingFreeSegmentor.DEFAULT_CROP_BATCH_SIZE).
-    # The metric needs only the labels: keep_seg_logits=True would also keep K per-class
-    # probability maps per image at its full size (3.6x the peak memory on ADE-847).
-    test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224),
-                  keep_seg_logits=False),
+    # Predictions carry seg_logits (every class's probability), as MMSeg's; tools/test.py
+    # keeps labels only unless test_cfg.keep_seg_logits is set.
+    test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224)),
 )

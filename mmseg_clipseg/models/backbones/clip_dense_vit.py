@@ -45,6 +45,11 @@ def _check_cra_layers(layers: Any, num_layers: int) -> List[int]:
     if any(isinstance(layer, bool) or not isinstance(layer, numbers.Integral)
            or not 1 <= layer <= num_layers - 1 for layer in layers):
         raise UserInputError(hint)
+    repeated = sorted({int(layer) for layer in layers if list(layers).count(layer) > 1})
+    if repeated:
+        # A repeated layer would weigh twice in the mean similarity: not a set of layers.
+        raise UserInputError(f'cra.layers lists block(s) {repeated} more than once; each '
+                             f'middle layer counts once in the mean similarity. Got {layers!r}')
     return [int(layer) for layer in layers]
 
 
@@ -311,12 +316,12 @@ class CLIPDenseBackbone(BaseModule):
                 patches = self._clipseg_block(x, cra_features, dsi_inputs)
             else:
                 patches = self._baseline_block(x, grid)
-        with _fp32_only(inputs.device):
+        with _autocast_off(inputs.device):
             features = self.visual.ln_post(patches.float()) @ self.visual.proj.float()
             features = F.normalize(features, dim=-1)
         return (features.transpose(1, 2).reshape(features.shape[0], -1, *grid), )
 
 
-def _fp32_only(device: torch.device) -> contextlib.AbstractContextManager:
-    """Turn autocast off, so that similarities and normalisation stay in fp32."""
+def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
+    """Turn autocast off, so that the steps inside run in the dtypes they name."""
     return torch.autocast(device.type, enabled=False)

@@ -1,5 +1,6 @@
 """Open-vocabulary decode head: per-name cosine logits and the peers' decision rule."""
 import dataclasses
+import functools
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -111,7 +112,8 @@ class OpenVocabularyHead(BaseDecodeHead):
         text_cache (bool): Keep text embeddings in the on-disk cache. Default: True.
         text_batch_size (int): Prompts per text-tower pass.
         precision (str): ``'fp32'`` (default), ``'fp16'`` or ``'bf16'``: autocast of the text
-            tower on CUDA; the segmentor passes the backbone's unless set.
+            transformer on its device (CPU included); the segmentor passes the backbone's
+            unless set. Embeddings of each precision are cached apart.
         **kwargs: Other :class:`BaseDecodeHead` arguments (``align_corners``, ...).
     """
 
@@ -166,6 +168,7 @@ class OpenVocabularyHead(BaseDecodeHead):
         self.text_store = _TensorStore(_MAX_KEPT_VOCABULARIES)
         self.register_buffer('name_class_index', None, persistent=False)
         self._use_vocabulary(vocabulary)
+        self.requires_grad_(False)  # a frozen CLIP text tower: nothing here trains
 
     def _make_vocabulary(self, class_names: ClassNamesSpec, templates: TemplatesSpec,
                          background: Optional[str],
@@ -227,7 +230,7 @@ class OpenVocabularyHead(BaseDecodeHead):
         """Name embeddings (num_names, C) and each name's label (num_names,), on the module's
         device; encoded (or read from the disk cache) once per vocabulary and precision."""
         key = (tuple(self.text_classes), self.vocabulary.templates,
-               self.text_embedder.effective_precision)
+               self.text_embedder.precision)
         embeddings = self.text_store.get(key)
         if embeddings is None:
             with torch.no_grad():
@@ -240,34 +243,32 @@ class OpenVocabularyHead(BaseDecodeHead):
         return embeddings, self.name_class_index
 
     def forward(self, inputs: Union[Sequence[Tensor], Tensor]) -> Tensor:
-        """Class scores whose argmax is the decision rule at patch resolution, for MMSeg's
-        plain ``EncoderDecoder``.
+        """Class scores whose argmax is the decision rule (:meth:`decide`) at patch
+        resolution, for MMSeg's plain ``EncoderDecoder``.
 
-        A class scores the max over its names of ``softmax(logit_scale · cos)`` over all
-        names; with a background, class 0 scores ``max(p_background, prob_thd)`` (with
-        ``background='threshold'``, ``p_background = 0``), so that its argmax labels a pixel
-        0 when the top probability is below ``prob_thd`` (an exact tie goes to class 0).
-        ``area_thd`` is an image-level rule and applies only in
-        :class:`~mmseg_clipseg.models.TrainingFreeSegmentor`.
+        A class scores its probability from :meth:`decide` (the max over its names of
+        ``softmax(logit_scale · cos)`` over all names, ``area_thd`` applied per image);
+        where the rule labels a pixel 0 (``prob_thd``), class 0 scores the pixel's top
+        probability, which wins the argmax as the first of equals.
 
         Args:
             inputs: Backbone outputs; the one at ``in_index`` has shape (B, C, h, w) and is
                 unit-norm along C.
 
         Returns:
-            Tensor: Shape (B, K, h, w), K = ``num_classes`` (background included).
+            Tensor: Shape (B, K, h, w), fp32, K = ``num_classes`` (background included).
         """
-        features = self._transform_inputs(inputs).float()
-        embeddings, class_index = self.text_embeddings()
-        logits = torch.einsum('bchw,nc->bnhw', features, embeddings.float())
-        probabilities = (self.logit_scale * logits).softmax(dim=1)
-        index = class_index.view(1, -1, 1, 1).expand_as(probabilities)
-        scores = probabilities.new_zeros((probabilities.shape[0], self.num_classes,
-                                          *probabilities.shape[2:]))
-        scores.scatter_reduce_(1, index, probabilities, reduce='amax')
-        if self.has_background:
-            scores[:, 0].clamp_(min=self.prob_thd)
-        return scores
+        features = self._transform_inputs(inputs)
+        num_names = len(self.name_class_index)
+        scores = []
+        for image_features in features:
+            labels, probabilities = self.decide(
+                functools.partial(name_cosines, image_features), num_names,
+                keep_probabilities=True)
+            top = probabilities.amax(dim=0)
+            probabilities[0] = torch.where(labels[0] == 0, top, probabilities[0])
+            scores.append(probabilities)
+        return torch.stack(scores)
 
     def decide(self, name_logits: NameLogits, chunk_size: int,
                keep_probabilities: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
@@ -286,6 +287,13 @@ class OpenVocabularyHead(BaseDecodeHead):
             class that is not encoded (``background='threshold'``) or that ``area_thd``
             suppressed. Labels are their argmax except where ``prob_thd`` made them 0.
         """
+        # The rule runs in fp32 whatever autocast surrounds it (e.g. MMEngine's
+        # TestLoop(fp16=True)): per-name logits, softmax and thresholds decide labels.
+        with torch.autocast(self.name_class_index.device.type, enabled=False):
+            return self._decide(name_logits, chunk_size, keep_probabilities)
+
+    def _decide(self, name_logits: NameLogits, chunk_size: int,
+                keep_probabilities: bool) -> Tuple[Tensor, Optional[Tensor]]:
         embeddings, class_index = self.text_embeddings()
         best, log_normaliser, class_max = RunningArgmax(), None, None
         for start in range(0, len(class_index), chunk_size):
@@ -340,6 +348,12 @@ class OpenVocabularyHead(BaseDecodeHead):
 
     def loss(self, *args: Any, **kwargs: Any) -> Dict[str, Tensor]:
         raise RuntimeError('OpenVocabularyHead is training-free: there is nothing to train.')
+
+
+def name_cosines(features: Tensor, embeddings: Tensor) -> Tensor:
+    """Cosines of unit patch features (C, h, w) and unit name embeddings (n, C):
+    (n, h, w), fp32."""
+    return torch.einsum('chw,nc->nhw', features.float(), embeddings.float())
 
 
 class _TensorStore(nn.Module):

@@ -1,3 +1,4 @@
-from .training_free import TrainingFreeSegmentor, check_test_cfg, sliding_windows
+from .test_settings import check_test_cfg, keep_labels_only
+from .training_free import TrainingFreeSegmentor, sliding_windows
 
-__all__ = ['TrainingFreeSegmentor', 'check_test_cfg', 'sliding_windows']
+__all__ = ['TrainingFreeSegmentor', 'check_test_cfg', 'keep_labels_only', 'sliding_windows']

@@ -1,11 +1,12 @@
 """The training-free segmentor: CLIP backbone + text head under MMSeg's EncoderDecoder."""
 import functools
+import logging
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
                     TypeVar)
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
+from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
@@ -17,19 +18,16 @@ from torch.profiler import record_function
 from ...class_names import ClassNamesSpec
 from ...clip import shared_clip_models
 from ...clip.templates import TemplatesSpec
+from ...datasets.palette import label_colormap
 from ...errors import UserInputError
-from ..postprocess import PAMR_DEFAULTS, pamr_affinity, pamr_propagate
-from ..settings import check_bool, check_int, check_known_keys
+from ..heads.open_vocab_head import name_cosines
+from ..postprocess import pamr_affinity, pamr_propagate
+from .image_meta import Box, flip_dims_of, image_box, unpadded
+from .test_settings import check_test_cfg
 
-Box = Tuple[int, int, int, int]  # y1, y2, x1, x2 inside one image
 WindowFeatures = List[Tuple[Box, Tensor]]  # the windows of one image, features (C, h, w)
 Size = Tuple[int, int]
 T = TypeVar('T')
-MODES = ('slide', 'whole')
-# Windows per backbone pass; the one place this default is set.
-DEFAULT_CROP_BATCH_SIZE = 8
-TEST_CFG_KEYS = ('mode', 'crop_size', 'stride', 'crop_batch_size', 'name_chunk_size',
-                 'keep_seg_logits', 'pamr')
 # Default names per chunk: as many as keep one chunk's per-name maps below this many floats
 # (32 MiB in fp32), whatever the number of classes.
 _CHUNK_FLOATS = 2 ** 23
@@ -51,12 +49,6 @@ def sliding_windows(height: int, width: int, crop: Tuple[int, int],
             x2 = min(col * stride_w + crop_w, width)
             windows.append((max(y2 - crop_h, 0), y2, max(x2 - crop_w, 0), x2))
     return windows
-
-
-def _image_box(inputs: Tensor, img_meta: Dict[str, Any]) -> Tuple[int, int, int, int]:
-    """``(y1, y2, x1, x2)`` of an image inside a batch padded to one size."""
-    left, right, top, bottom = img_meta.get('padding_size', (0, 0, 0, 0))
-    return top, inputs.shape[-2] - bottom, left, inputs.shape[-1] - right
 
 
 @MODELS.register_module()
@@ -130,6 +122,36 @@ class TrainingFreeSegmentor(EncoderDecoder):
         self.name_chunk_size = test_cfg['name_chunk_size']
         self.keep_seg_logits = test_cfg['keep_seg_logits']
         self.pamr = test_cfg['pamr']
+        self._palette: Optional[List[List[int]]] = None
+        # Nothing here trains: without gradients no call builds an autograd graph, and a
+        # distributed run needs no gradient buckets (configs/_base_/default_runtime.py wraps
+        # the model in TestOnlyModelWrapper instead of DDP).
+        self.requires_grad_(False)
+        self.register_load_state_dict_pre_hook(_refuse_foreign_state_dict)
+
+    @property
+    def dataset_meta(self) -> Dict[str, Any]:
+        """``classes`` (each class's first name) and ``palette``, as MMSeg's inferencer and
+        visualiser read them; they follow the vocabulary (see :meth:`set_vocabulary`)."""
+        classes = [names[0] for names in self.decode_head.classes]
+        return dict(classes=classes, palette=self._palette or label_colormap(len(classes)))
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta: Optional[Mapping[str, Any]]) -> None:
+        """Take another palette for the same classes; other classes are not taken.
+
+        MMSeg's ``MMSegInferencer`` and ``init_model`` set Cityscapes' classes on a model
+        loaded without a checkpoint; the classes of this segmentor are its vocabulary."""
+        meta = dict(meta or {})
+        given, own = list(meta.get('classes') or []), self.dataset_meta['classes']
+        if given != own:
+            print_log(f'dataset_meta names {len(given)} classes ({given[:2]}...), not the '
+                      f'segmentor\'s {len(own)} ({own[:2]}...): the segmentor keeps its own. '
+                      'Change the classes with set_vocabulary.', logger='current',
+                      level=logging.WARNING)
+            return
+        palette = meta.get('palette')
+        self._palette = None if palette is None else [list(color) for color in palette]
 
     @property
     def partial_patches(self) -> str:
@@ -144,6 +166,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
         :meth:`OpenVocabularyHead.set_vocabulary`."""
         self.decode_head.set_vocabulary(class_names, templates, background, background_names)
         self.num_classes = self.out_channels = self.decode_head.num_classes
+        self._palette = None
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
         raise RuntimeError('TrainingFreeSegmentor is training-free: there is nothing to '
@@ -249,7 +272,8 @@ class TrainingFreeSegmentor(EncoderDecoder):
         """
         if self.mode == 'whole':
             (_, features), = windows
-            logits = self._fit_to_window(_cosines(features, embeddings), image_size, out_size)
+            logits = self._fit_to_window(name_cosines(features, embeddings)[None], image_size,
+                                         out_size)
         else:
             logits = self._average_windows(embeddings, windows, image_size)
             if tuple(out_size) != tuple(image_size):
@@ -267,7 +291,8 @@ class TrainingFreeSegmentor(EncoderDecoder):
         sums = counts = None
         for (y1, y2, x1, x2), features in windows:
             window = (y2 - y1, x2 - x1)
-            logits = self._fit_to_window(_cosines(features, embeddings), window, window)
+            logits = self._fit_to_window(name_cosines(features, embeddings)[None], window,
+                                         window)
             if sums is None:
                 sums = logits.new_zeros((1, logits.shape[1], *image_size))
                 counts = logits.new_zeros((1, 1, *image_size))
@@ -331,13 +356,11 @@ class TrainingFreeSegmentor(EncoderDecoder):
             data_samples = [SegDataSample(metainfo=dict(ori_shape=tuple(inputs.shape[2:])))
                             for _ in range(inputs.shape[0])]
         metas = [sample.metainfo for sample in data_samples]
-        images = [_unpadded(inputs, index, meta) for index, meta in enumerate(metas)]
+        images = [unpadded(inputs, index, meta) for index, meta in enumerate(metas)]
         features = self.window_features(images)
         for image, windows, sample in zip(images, features, data_samples):
             meta = sample.metainfo
-            flip_dims = ()
-            if meta.get('flip', False):
-                flip_dims = (-1, ) if meta['flip_direction'] == 'horizontal' else (-2, )
+            flip_dims = flip_dims_of(meta)
             out_size = tuple(meta.get('ori_shape', image.shape[-2:]))[:2]
             labels, probabilities = self.segment(image, windows, out_size, flip_dims,
                                                  self.keep_seg_logits)
@@ -357,11 +380,12 @@ class TrainingFreeSegmentor(EncoderDecoder):
         Returns:
             Tensor: Shape (B, K, H, W); zero in padded areas.
         """
-        images = [_unpadded(inputs, index, meta) for index, meta in enumerate(batch_img_metas)]
+        images = [unpadded(inputs, index, meta)
+                  for index, meta in enumerate(batch_img_metas)]
         probabilities = inputs.new_zeros((inputs.shape[0], self.decode_head.num_classes,
                                           *inputs.shape[-2:]))
         for index, (image, windows) in enumerate(zip(images, self.window_features(images))):
-            top, bottom, left, right = _image_box(inputs, batch_img_metas[index])
+            top, bottom, left, right = image_box(inputs, batch_img_metas[index])
             _, image_probabilities = self.segment(image, windows, tuple(image.shape[-2:]),
                                                   keep_probabilities=True)
             probabilities[index, :, top:bottom, left:right] = image_probabilities
@@ -376,78 +400,21 @@ class TrainingFreeSegmentor(EncoderDecoder):
         return self.inference(inputs, batch_img_metas)
 
 
-def _cosines(features: Tensor, embeddings: Tensor) -> Tensor:
-    """Cosines of unit patch features (C, h, w) and unit name embeddings (n, C):
-    (1, n, h, w), fp32."""
-    return torch.einsum('chw,nc->nhw', features.float(), embeddings.float())[None]
-
-
-def _unpadded(inputs: Tensor, index: int, img_meta: Mapping[str, Any]) -> Tensor:
-    """Image ``index`` of a batch padded to one size, without its padding: (3, H, W)."""
-    top, bottom, left, right = _image_box(inputs, img_meta)
-    return inputs[index, :, top:bottom, left:right]
+def _refuse_foreign_state_dict(module: torch.nn.Module, state_dict: Mapping[str, Tensor],
+                               prefix: str, *args: Any) -> None:
+    """Refuse weights that are not this segmentor's (e.g. CLIP's own file given to
+    ``mmseg.apis.init_model(config, checkpoint=...)``): nothing here is trained, and the CLIP
+    weights are set by ``model.clip.pretrained``."""
+    own = tuple(f'{prefix}{name}.' for name, _ in module.named_children())
+    foreign = [key for key in state_dict if key.startswith(prefix) and not key.startswith(own)]
+    if foreign:
+        raise UserInputError(
+            f'The checkpoint is not a checkpoint of TrainingFreeSegmentor (it holds '
+            f'{foreign[0]!r} and {len(foreign) - 1} more such keys). Nothing here is trained: '
+            f'give no checkpoint, and set CLIP\'s weights with model.clip.pretrained (a tag or '
+            f'a file), e.g. init_model(config, cfg_options={{"model.clip.pretrained": PATH}}).')
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-
-def _pair(name: str, value: Any) -> Tuple[int, int]:
-    """A (height, width) of positive integers; a single integer means a square."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        raise UserInputError(f'{name} must be (height, width) in pixels, e.g. (448, 448); '
-                             f'got {value!r}')
-    return tuple(check_int(name, side) for side in value)
-
-
-def check_test_cfg(test_cfg: OptConfigType) -> ConfigDict:
-    """``test_cfg`` with defaults filled in, every setting checked by type and value (also
-    used by tools/test.py before anything is built)."""
-    test_cfg = check_known_keys(
-        'test_cfg', {} if test_cfg is None else test_cfg, TEST_CFG_KEYS,
-        'dict(mode="slide", crop_size=(448, 448), stride=(224, 224))')
-    checked = ConfigDict(test_cfg)  # attribute access, as mmseg's segmentors use it
-    checked.setdefault('mode', 'whole')
-    if checked['mode'] not in MODES:
-        raise UserInputError(f'test_cfg.mode must be "slide" or "whole"; '
-                             f'got {checked["mode"]!r}')
-    if checked['mode'] == 'slide':
-        for key in ('crop_size', 'stride'):
-            if key not in checked:
-                raise UserInputError(f'test_cfg.mode="slide" needs test_cfg.{key}, e.g. '
-                                     f'{(448, 448) if key == "crop_size" else (224, 224)}')
-            checked[key] = _pair(f'test_cfg.{key}', checked[key])
-        if any(stride > crop for stride, crop in zip(checked['stride'], checked['crop_size'])):
-            raise UserInputError(f'test_cfg.stride {checked["stride"]} is larger than '
-                                 f'test_cfg.crop_size {checked["crop_size"]}: pixels between '
-                                 'windows would get no prediction. Use a stride of at most '
-                                 'the crop size.')
-    checked['crop_batch_size'] = check_int(
-        'test_cfg.crop_batch_size', checked.get('crop_batch_size', DEFAULT_CROP_BATCH_SIZE))
-    chunk = checked.get('name_chunk_size')
-    checked['name_chunk_size'] = None if chunk is None else check_int(
-        'test_cfg.name_chunk_size', chunk)
-    checked['keep_seg_logits'] = check_bool('test_cfg.keep_seg_logits',
-                                            checked.get('keep_seg_logits', True))
-    checked['pamr'] = _pamr_settings(checked.get('pamr'))
-    return checked
-
-
-def _pamr_settings(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
-    """Validated ``test_cfg.pamr``: None (off) or ``steps`` and ``dilations``."""
-    if value is None:
-        return None
-    settings = {**PAMR_DEFAULTS, **check_known_keys(
-        'test_cfg.pamr', value, tuple(PAMR_DEFAULTS), 'dict(steps=10, dilations=(8, 16))')}
-    check_int('test_cfg.pamr.steps', settings['steps'])
-    dilations = settings['dilations']
-    if isinstance(dilations, int) or not dilations:
-        raise UserInputError(f'test_cfg.pamr.dilations must be a non-empty list of positive '
-                             f'integers, e.g. (8, 16); got {dilations!r}')
-    settings['dilations'] = tuple(check_int('test_cfg.pamr.dilations', dilation)
-                                  for dilation in dilations)
-    return settings
