@@ -245,3 +245,10 @@ def test_clearclip_shipped_variant_is_one_documented_override():
     assert cfg.model.backbone.dense_mode == 'clearclip'
     cfg.merge_from_dict({override[0]: override[1]})
     assert cfg.model.backbone.dense_mode == 'clearclip_qk'
+
+
+def test_every_peer_config_has_its_published_numbers_documented():
+    """docs/peers.md has a row for every peer config (its published number, or why none)."""
+    rows = re.findall(r'^\| `(\w+\.py)` \|', (REPO / 'docs' / 'peers.md').read_text(),
+                      flags=re.MULTILINE)
+    assert sorted(rows) == sorted(path.name for path in PEERS.glob('*.py'))
