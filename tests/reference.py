@@ -34,7 +34,8 @@ def softmax_rows(logits: Tensor) -> Tensor:
 
 
 def per_head_attention(block, x: Tensor, kind: str, grid=None) -> Tensor:
-    """``concat_h(A_h v_h)`` with A from q·q, k·k, their sum (sclip) or k·k + G (naclip)."""
+    """``concat_h(A_h v_h)`` with A from q·q (clearclip), q·k (clearclip_qk), q·q plus k·k
+    (sclip) or k·k + G (naclip), over all tokens ([CLS] included)."""
     q, k, v = layer_input_projections(block, x)
     heads = block.attn.num_heads
     dim = x.shape[-1]
@@ -46,6 +47,8 @@ def per_head_attention(block, x: Tensor, kind: str, grid=None) -> Tensor:
         qh, kh, vh = q[..., part], k[..., part], v[..., part]
         if kind == 'clearclip':
             attention = softmax_rows(qh @ qh.transpose(1, 2) * scale)
+        elif kind == 'clearclip_qk':
+            attention = softmax_rows(qh @ kh.transpose(1, 2) * scale)
         elif kind == 'sclip':
             attention = (softmax_rows(qh @ qh.transpose(1, 2) * scale)
                          + softmax_rows(kh @ kh.transpose(1, 2) * scale))
@@ -74,8 +77,9 @@ def baseline_final_block(block, x: Tensor, mode: str, grid=None) -> Tensor:
     """The final block's output over all tokens for a baseline ``mode``."""
     if mode == 'maskclip':
         return value_of(block, x)
-    if mode == 'clearclip':
-        return out_proj(block, per_head_attention(block, x, 'clearclip'))
+    if mode in ('clearclip', 'clearclip_qk'):
+        # No residual, no MLP: the attention branch alone.
+        return out_proj(block, per_head_attention(block, x, mode))
     if mode == 'naclip':
         return out_proj(block, per_head_attention(block, x, 'naclip', grid))
     if mode == 'sclip':

@@ -100,7 +100,8 @@ def test_clipseg_mode_with_masking_and_custom_knobs(tiny_clip_cfg, images):
     assert not torch.allclose(actual, default, atol=1e-3)
 
 
-@pytest.mark.parametrize('mode', ['maskclip', 'clearclip', 'sclip', 'naclip', 'vanilla'])
+@pytest.mark.parametrize('mode', ['maskclip', 'clearclip', 'clearclip_qk', 'sclip', 'naclip',
+                                  'vanilla'])
 def test_baseline_modes_match_definitions(tiny_clip_cfg, images, mode, device):
     backbone = build(tiny_clip_cfg, dense_mode=mode)
     grid = tuple(backbone.visual.grid_size)
@@ -108,6 +109,19 @@ def test_baseline_modes_match_definitions(tiny_clip_cfg, images, mode, device):
     output = baseline_final_block(backbone.blocks[-1], last_input, mode, grid)
     expected = to_embeddings(backbone.visual, output[:, 1:], grid)
     actual = run_on(backbone, images, device)
+    torch.testing.assert_close(actual, expected, atol=2e-5, rtol=1e-4)
+
+
+def test_clearclip_qk_mode_is_the_final_blocks_own_attention_branch(tiny_clip_cfg, images):
+    """ClearCLIP as shipped (model_type='vanilla', ignore_residual=True) keeps the final
+    block's attention as torch's MultiheadAttention computes it and drops the rest."""
+    backbone = build(tiny_clip_cfg, dense_mode='clearclip_qk')
+    final = backbone.blocks[-1]
+    with torch.no_grad():
+        last_input = residual_stream(backbone.visual, images)[-1]
+        branch = final.attention(final.ln_1(last_input))
+        expected = to_embeddings(backbone.visual, branch[:, 1:], (8, 8))
+        actual, = backbone(images)
     torch.testing.assert_close(actual, expected, atol=2e-5, rtol=1e-4)
 
 
@@ -129,7 +143,7 @@ def test_vanilla_mode_equals_open_clip_patch_tokens(tiny_clip_cfg, images):
 
 def test_modes_differ_from_each_other(tiny_clip_cfg, images):
     outputs = {}
-    for mode in ['clipseg', 'maskclip', 'sclip', 'clearclip', 'naclip', 'vanilla']:
+    for mode in ['clipseg', 'maskclip', 'sclip', 'clearclip', 'clearclip_qk', 'naclip', 'vanilla']:
         with torch.no_grad():
             outputs[mode], = build(tiny_clip_cfg, dense_mode=mode)(images)
     names = list(outputs)

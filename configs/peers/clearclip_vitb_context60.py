@@ -1,7 +1,7 @@
 # ClearCLIP on Context-60, as its configs/cfg_context60.py sets it; short side 448.
 # The rest of the protocol is in _base_/clearclip.py.
-# Names: SCLIP's cls_context60.txt (ClearCLIP's own is not in the index).
-# Class 0 is a text class named 'background' (line 1 of cls_context60.txt).
+# Names: ClearCLIP's configs/cls_context60.txt, verbatim.
+# Class 0 is a text class named by its line 1 ('background').
 _base_ = [
     './_base_/clearclip.py',
     '../_base_/datasets/context60.py',
@@ -9,5 +9,6 @@ _base_ = [
 ]
 test_dataloader = dict(dataset=dict(pipeline={{_base_.pipeline_448}}))
 model = dict(
-    decode_head=dict(class_names='peers/sclip/context60', background='text', prob_thd=0.15),
+    decode_head=dict(class_names='peers/clearclip/context60', background='text',
+                     prob_thd=0.15),
 )

@@ -1,6 +1,7 @@
 # ClearCLIP on VOC21, as its configs/cfg_voc21.py sets it; short side 448.
 # The rest of the protocol is in _base_/clearclip.py.
-# Class 0 is a text class named by line 1 of ClearCLIP's cls_voc21.txt ('background').
+# Names: ClearCLIP's configs/cls_voc21.txt, verbatim.
+# Class 0 is a text class named by its line 1 ('background').
 _base_ = [
     './_base_/clearclip.py',
     '../_base_/datasets/voc21.py',

@@ -3,16 +3,21 @@
 # afe06b8, configs/ at fd05ce4; PEERS.md). The segmentor's defaults, which every dataset
 # keeps unless its configs/cfg_<dataset>.py says otherwise: logit_scale=50, prob_thd=0.0,
 # slide_crop=448, slide_stride=224, ignore_residual=True; short side 448 everywhere.
-# Dense mode: ClearCLIP's final block (q-q attention, no residual, no feed-forward). Note that
-# ClearCLIP's configs/base_config.py ships model_type='vanilla' (plain q-k attention without
-# residual and feed-forward); its paper's method is model_type='ClearCLIP', used here.
+# No post-processing (no PAMR, no area threshold).
+# Names: ClearCLIP's own configs/cls_<dataset>.txt, verbatim in
+# mmseg_clipseg/class_names/peers/clearclip/ under this project's benchmark keys. They differ
+# from SCLIP's on VOC21, VOC20 and COCO-Object (no synonyms; class 0 'background').
+# Dense mode: the paper's ClearCLIP final block (q-q attention, no residual, no feed-forward;
+# model_type='ClearCLIP', as in ClearCLIP's demo.py). ClearCLIP's configs/base_config.py
+# ships model_type='vanilla' with ignore_residual=True instead: the block's own q-k
+# attention, no residual, no feed-forward. To run that variant, add
+#   --cfg-options model.backbone.dense_mode=clearclip_qk
+# The only numbers ClearCLIP's README gives (assets/results.png, "+ClearCLIP" rows; VOC20,
+# Context-59, COCO-Stuff, Cityscapes, ADE20K) are labelled as the method, i.e. q-q; the
+# repository does not say which model_type produced them (docs/peers.md).
 # Its ViT resizes the positional embeddings with a scale factor of (n + 0.1) / grid whenever
 # the token count differs from the trained grid (pos_interpolation='naclip'): every 448x448
 # window of ViT-B/16 (28x28 patches) goes through it.
-# Names: only configs/cls_voc21.txt of ClearCLIP is in the searchable index this project reads
-# peers from (verbatim in mmseg_clipseg/class_names/peers/clearclip/voc21.txt: no synonyms,
-# class 0 'background'); the other datasets use SCLIP's files, which ClearCLIP's code is based
-# on. Unverified: replace them if ClearCLIP's own files differ.
 # Swap `model.clip` to run ClearCLIP's protocol on another CLIP.
 _base_ = ['../../_base_/models/clipseg_vitb.py', './pipelines.py']
 model = dict(

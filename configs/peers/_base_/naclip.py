@@ -7,12 +7,14 @@
 # PAMR is on, as in the README's main results (`bash test_all.sh reduced naclip 5 on`); to
 # turn it off as `eval.py --pamr off` does, set model.test_cfg.pamr=None
 # (e.g. --cfg-options model.test_cfg.pamr=None).
+# NACLIP's README numbers (average 42.46 over its 8 benchmarks) are with PAMR on; the lower
+# NACLIP numbers later papers quote are reportedly without it (docs/peers.md).
 # NACLIP's positional embeddings: bicubic with scale factor (n + 0.1) / grid, in every forward
 # pass whose token count differs from 14x14 (pos_interpolation='naclip'): a no-op on its
 # 224x224 windows, used by its whole-image runs (VOC20, VOC21).
-# Names: NACLIP's configs/cls_<dataset>.txt are not in the searchable index this project
-# reads peers from; the configs use SCLIP's files (mmseg_clipseg/class_names/peers/sclip/),
-# which PEERS.md gives as NACLIP's too (the 26 stuff names of line 1 on VOC21 and COCO-Object).
+# Names: NACLIP's configs/cls_<dataset>.txt (at defb7c9, unchanged since its first commit)
+# are byte for byte SCLIP's, so the configs use mmseg_clipseg/class_names/peers/sclip/
+# (the 26 stuff names of line 1 on VOC21 and COCO-Object).
 # Swap `model.clip` to run NACLIP's protocol on another CLIP.
 _base_ = ['../../_base_/models/clipseg_vitb.py', './pipelines.py']
 model = dict(

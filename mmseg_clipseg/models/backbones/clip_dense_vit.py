@@ -13,13 +13,14 @@ from torch.profiler import record_function
 
 from ...clip import CLIPConfig, load_clip
 from ..dense import (CRA_FEATURES, CRA_MIXES, DSI_VALUE_PATHS, attention_mix, clearclip_block,
-                     coherence_attention, coherence_similarity, default_cra_layers, dsi_value,
-                     maskclip_block, naclip_block, sclip_block, vanilla_block)
+                     clearclip_qk_block, coherence_attention, coherence_similarity,
+                     default_cra_layers, dsi_value, maskclip_block, naclip_block, sclip_block,
+                     vanilla_block)
 from ..dense.projections import project_key, project_query
 from ...errors import UserInputError
 from ..settings import check_choice, check_int, check_number, with_defaults
 
-DENSE_MODES = ('clipseg', 'maskclip', 'sclip', 'clearclip', 'naclip', 'vanilla')
+DENSE_MODES = ('clipseg', 'maskclip', 'sclip', 'clearclip', 'clearclip_qk', 'naclip', 'vanilla')
 ATTENTIONS = ('cra', 'identity')
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 PARTIAL_PATCHES = ('pad', 'drop')
@@ -59,7 +60,8 @@ class CLIPDenseBackbone(BaseModule):
 
     Blocks ``1..L-1`` run unchanged; the final block is replaced according to ``dense_mode``
     (``'clipseg'``: CRA attention times DSI value; or one of the baselines ``'maskclip'``,
-    ``'sclip'``, ``'clearclip'``, ``'naclip'``, ``'vanilla'``). The patch outputs go through
+    ``'sclip'``, ``'clearclip'`` (q-q, the paper's), ``'clearclip_qk'`` (q-k, as ClearCLIP's
+    repository ships it), ``'naclip'``, ``'vanilla'``). The patch outputs go through
     ``ln_post`` and ``proj`` and are L2-normalised.
 
     Args:
@@ -287,8 +289,8 @@ class CLIPDenseBackbone(BaseModule):
         final = self.blocks[-1]
         if self.dense_mode == 'naclip':
             return naclip_block(final, x, grid)[:, 1:]
-        block_fn = dict(maskclip=maskclip_block, sclip=sclip_block,
-                        clearclip=clearclip_block, vanilla=vanilla_block)[self.dense_mode]
+        block_fn = dict(maskclip=maskclip_block, sclip=sclip_block, clearclip=clearclip_block,
+                        clearclip_qk=clearclip_qk_block, vanilla=vanilla_block)[self.dense_mode]
         return block_fn(final, x)[:, 1:]
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .projections import (attend, heads_of, qkv, run_mlp, self_similarity_attention,
-                          value_path)
+                          split_heads, value_path)
 
 NACLIP_SIGMA = 5.0
 
@@ -19,9 +19,22 @@ def maskclip_block(block: nn.Module, x: Tensor) -> Tensor:
 
 
 def clearclip_block(block: nn.Module, x: Tensor) -> Tensor:
-    """ClearCLIP: ``out_proj(softmax(q qᵀ s) v)``, no residual, no MLP."""
+    """ClearCLIP as its paper and ``demo.py`` run it (``model_type='ClearCLIP'``):
+    ``out_proj(softmax(q qᵀ s) v)``, no residual, no MLP."""
     query, _, value = qkv(block, x)
     return attend(block, self_similarity_attention(query, heads_of(block)), value)
+
+
+def clearclip_qk_block(block: nn.Module, x: Tensor) -> Tensor:
+    """ClearCLIP as its repository's ``configs/base_config.py`` ships it
+    (``model_type='vanilla'``, ``ignore_residual=True``): the block's own query-key attention
+    over all tokens, ``[CLS]`` included, ``out_proj(softmax(q kᵀ s) v)`` with
+    ``s = 1/sqrt(d_h)``; no residual, no MLP. (B, T, D) -> (B, T, D)."""
+    query, key, value = qkv(block, x)
+    heads = heads_of(block)
+    query, key = split_heads(query, heads), split_heads(key, heads)
+    probs = (query @ key.transpose(-2, -1) * query.shape[-1]**-0.5).softmax(dim=-1)
+    return attend(block, probs, value)
 
 
 def sclip_block(block: nn.Module, x: Tensor) -> Tensor:
