@@ -15,7 +15,8 @@ from mmseg_clipseg.clip import TextEmbedder, load_clip
 from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
 from mmseg_clipseg.models import DENSE_MODES, CLIPDenseBackbone
 from mmseg_clipseg.models.dense import cra
-from mmseg_clipseg.models.dense.projections import self_similarity_attention
+from mmseg_clipseg.models.dense.projections import (attention_probabilities,
+                                                    self_similarity_attention)
 
 TINY_TRAINED = dict(model_name='clipseg-tiny-synth', pretrained='synthetic')
 TEMPLATES = ['a photo of {}.', 'a picture of {}.', '{}.']
@@ -108,15 +109,18 @@ def test_cra_similarity_is_an_fp16_product_under_both_half_precisions(monkeypatc
 
 
 @pytest.mark.parametrize('precision', ['fp16', 'bf16'])
-def test_self_similarity_attention_is_fp32_under_autocast(precision):
-    """The baselines' q·q / k·k logits and softmax are not rounded to half precision."""
-    x = torch.randn(2, 17, 32, generator=torch.Generator().manual_seed(0)) * 4
+def test_baseline_attention_is_fp32_under_autocast(precision):
+    """The baselines' q·q, k·k and q·k logits and softmax are not rounded to half
+    precision."""
+    x, y = torch.randn(2, 2, 17, 32, generator=torch.Generator().manual_seed(0)) * 4
     bias = torch.rand(17, 17, generator=torch.Generator().manual_seed(1))
-    exact = self_similarity_attention(x, 4, bias)
+    exact = [self_similarity_attention(x, 4, bias), attention_probabilities(x, y, 4)]
     with torch.autocast('cpu', dtype=HALF[precision]):
-        under_autocast = self_similarity_attention(x, 4, bias)
-    assert under_autocast.dtype == torch.float32
-    torch.testing.assert_close(under_autocast, exact, rtol=0, atol=0)
+        under_autocast = [self_similarity_attention(x, 4, bias),
+                          attention_probabilities(x, y, 4)]
+    for probabilities, expected in zip(under_autocast, exact):
+        assert probabilities.dtype == torch.float32
+        torch.testing.assert_close(probabilities, expected, rtol=0, atol=0)
 
 
 def test_fp32_model_ignores_an_outer_autocast(scenes):

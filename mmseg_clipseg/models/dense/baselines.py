@@ -7,8 +7,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .projections import (attend, heads_of, qkv, run_mlp, self_similarity_attention,
-                          split_heads, value_path)
+from .projections import (attend, attention_probabilities, heads_of, qkv, run_mlp,
+                          self_similarity_attention, value_path)
 
 NACLIP_SIGMA = 5.0
 
@@ -31,10 +31,7 @@ def clearclip_qk_block(block: nn.Module, x: Tensor) -> Tensor:
     over all tokens, ``[CLS]`` included, ``out_proj(softmax(q kᵀ s) v)`` with
     ``s = 1/sqrt(d_h)``; no residual, no MLP. (B, T, D) -> (B, T, D)."""
     query, key, value = qkv(block, x)
-    heads = heads_of(block)
-    query, key = split_heads(query, heads), split_heads(key, heads)
-    probs = (query @ key.transpose(-2, -1) * query.shape[-1]**-0.5).softmax(dim=-1)
-    return attend(block, probs, value)
+    return attend(block, attention_probabilities(query, key, heads_of(block)), value)
 
 
 def sclip_block(block: nn.Module, x: Tensor) -> Tensor:

@@ -86,29 +86,38 @@ def attend(block: nn.Module, probs: Tensor, value: Tensor) -> Tensor:
     return block.ls_1(block.attn.out_proj(merge_heads(probs.to(heads.dtype) @ heads)))
 
 
-def self_similarity_attention(x: Tensor, num_heads: int, bias: Optional[Tensor] = None
-                              ) -> Tensor:
-    """Per-head ``softmax(x_h x_hᵀ / sqrt(d_h) + bias)``, in fp32 whatever the autocast.
+def attention_probabilities(query: Tensor, key: Tensor, num_heads: int,
+                            bias: Optional[Tensor] = None) -> Tensor:
+    """Per-head ``softmax(q_h k_hᵀ / sqrt(d_h) + bias)``, in fp32 whatever the autocast.
 
     Under half-precision autocast the logits would be rounded to fp16/bf16 before the
-    softmax (q·q logits reach tens, where fp16 steps are ~0.01-0.03 and bf16 steps ~0.1-0.25),
-    and CPU autocast even keeps the softmax itself in bf16; T x T x d_h per head is cheap, so
+    softmax (they reach tens, where fp16 steps are ~0.01-0.03 and bf16 steps ~0.1-0.25), and
+    CPU autocast even keeps the softmax itself in bf16; T x T x d_h per head is cheap, so
     both run in fp32.
 
     Args:
-        x (Tensor): Queries or keys, heads concatenated, shape (B, T, D).
+        query (Tensor): Queries, heads concatenated, shape (B, T, D).
+        key (Tensor): Keys, heads concatenated, shape (B, T, D).
         num_heads (int): Number of heads H.
         bias (Tensor, optional): Added to every head's logits, shape (T, T).
 
     Returns:
-        Tensor: Shape (B, H, T, T), fp32.
+        Tensor: Shape (B, H, T, T), fp32, rows summing to 1.
     """
-    with torch.autocast(x.device.type, enabled=False):
-        heads = split_heads(x.float(), num_heads)
-        logits = heads @ heads.transpose(-2, -1) * heads.shape[-1] ** -0.5
+    with torch.autocast(query.device.type, enabled=False):
+        query = split_heads(query.float(), num_heads)
+        key = split_heads(key.float(), num_heads)
+        logits = query @ key.transpose(-2, -1) * query.shape[-1] ** -0.5
         if bias is not None:
             logits = logits + bias.float()
         return logits.softmax(dim=-1)
+
+
+def self_similarity_attention(x: Tensor, num_heads: int, bias: Optional[Tensor] = None
+                              ) -> Tensor:
+    """Per-head ``softmax(x_h x_hᵀ / sqrt(d_h) + bias)`` (q-q or k-k), in fp32; see
+    :func:`attention_probabilities`. Shape (B, T, D) -> (B, H, T, T)."""
+    return attention_probabilities(x, x, num_heads, bias)
 
 
 def run_mlp(block: nn.Module, x: Tensor) -> Tensor:
