@@ -2,12 +2,16 @@
 without evaluating anything, mmengine's bare-word forms, and one clear line for a value that
 does not parse."""
 import argparse
+import runpy
+from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.cli import ConfigOptionsAction
+from mmseg_clipseg.cli import ConfigOptionsAction, run_cli
 from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.option_values import parse_option_value
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize('text,value', [
@@ -72,3 +76,43 @@ def test_the_option_names_the_item_and_the_syntax():
         'model.test_cfg.pamr=dict(steps=10, dilations=(8, 16))']).cfg_options
     assert options == {'model.clip': dict(model_name='ViT-L-14', pretrained='openai'),
                        'model.test_cfg.pamr': dict(steps=10, dilations=(8, 16))}
+
+
+# --- every tool that reads --cfg-options, once with the README's dict(...) form -----------
+
+# The README's `model.clip=dict(...)`, with the tiny CLIP shipped in the package.
+CLIP_OPTION = ("model.clip=dict(model_name='clipseg-tiny-synth', pretrained='synthetic', "
+               "quick_gelu=False)")
+PAMR_OPTION = 'model.test_cfg.pamr=dict(steps=1, dilations=(1, 2))'
+CONFIG = 'configs/clipseg_tiny_synthetic.py'
+
+
+@pytest.fixture(scope='module')
+def two_scenes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('scenes') / 'scenes'
+    main = runpy.run_path(str(REPO / 'tools' / 'make_synthetic_scenes.py'))['main']
+    assert run_cli(main, [str(folder), '--num-images', '2', '--seed', '3']) == 0
+    return folder
+
+
+@pytest.mark.parametrize('tool,argv', [
+    ('test', [CONFIG, '--data-root', '{scenes}', '--check', '--work-dir', '{tmp}/w']),
+    ('ablate', [CONFIG, '--data-root', '{scenes}', '--only', 'components']),
+    ('compare_dense_modes', [CONFIG, '--data-root', '{scenes}', '--modes', 'clipseg']),
+    ('benchmark', [CONFIG, '--device', 'cpu', '--input-size', '64', '64', '--repeats', '1',
+                   '--warmup', '0', '--run-images', '1']),
+    ('demo', ['{scenes}/img_dir/val/000000.png', '--model', CONFIG, '--classes', 'synthetic',
+              '--out', '{tmp}/overlay.png']),
+    ('infer', ['{scenes}/img_dir/val', '--model', CONFIG, '--classes', 'grass, water, rock',
+               '--out-dir', '{tmp}/labels']),
+])
+def test_every_tool_takes_dict_options(tool, argv, two_scenes, tmp_path, monkeypatch, capsys):
+    """Each tool that parses --cfg-options runs with `dict(...)` values (tools/results_table.py
+    hands its options to tools/test.py unparsed)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv('MMSEG_CLIPSEG_DEBUG', raising=False)
+    main = runpy.run_path(str(REPO / 'tools' / f'{tool}.py'))['main']
+    argv = [arg.format(scenes=two_scenes, tmp=tmp_path) for arg in argv]
+    argv = [str(REPO / arg) if arg == CONFIG else arg for arg in argv]
+    status = run_cli(main, [*argv, '--cfg-options', CLIP_OPTION, PAMR_OPTION])
+    assert status == 0, capsys.readouterr().err[-2000:]
