@@ -8,11 +8,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: env test demo clean
 
+# TORCH_INDEX: a package index to take torch and torchvision from first, e.g. PyTorch's CPU
+# builds on a machine without a GPU (see README, "Installation"); empty: the package index.
+TORCH_INDEX ?=
+
+# Not --quiet: pip shows each download with its progress bar (in a log that is not a terminal,
+# a few lines per package, no live updates, so CI output stays readable).
 $(STAMP): requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt pytest
+	@echo "Installing torch, open_clip and mmsegmentation into $(VENV) (minutes on a fresh machine)"
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --index-url $(TORCH_INDEX) torch torchvision)
+	$(BIN)/python -m pip install -r requirements.txt pytest
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+	@echo "Done. Activate the environment in each new shell: source $(VENV)/bin/activate"
 
 env: $(STAMP)
 

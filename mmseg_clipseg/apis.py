@@ -31,6 +31,7 @@ from .class_names import ClassNamesSpec
 from .cli import check_model_settings, check_option_keys, load_config
 from .errors import UserInputError
 from .image_io import read_rgb, to_rgb_array
+from .image_tool_options import parse_classes
 from .models.settings import check_int
 
 # Short names of the models (BENCHMARKS.md) and the config each one builds, relative to the
@@ -217,8 +218,11 @@ def segment(segmentor: torch.nn.Module,
         segmentor: From :func:`init_segmentor`.
         images: One image or a list: file paths, RGB ``uint8`` arrays (H, W, 3) (also grey
             (H, W), RGBA, uint16 or float in [0, 1]), PIL images, or RGB tensors (3, H, W).
-        class_names: A benchmark key, a names file, or a list of classes; a class is a name
-            or comma-separated synonyms (``'car, truck'``) or a list of synonyms.
+        class_names: What ``--classes`` of the tools takes, read by the same function
+            (:func:`~mmseg_clipseg.image_tool_options.parse_classes`): a benchmark key, a
+            names file, or the classes in one string (``'cat, grass, sky'``; with synonyms
+            ``'cat, kitty; grass; sky'``); or a list of classes, each a name,
+            comma-separated synonyms (``'car, truck'``) or a list of synonyms.
         templates: Prompt templates (a set name or a list with ``{}``); default: the model's.
         background: None (no background class), ``'text'`` (class 0 is background with its
             own names, as the peers do) or ``'threshold'`` (class 0 is not encoded; pixels
@@ -236,6 +240,8 @@ def segment(segmentor: torch.nn.Module,
     image_list = [images] if single else list(images)
     if not image_list:
         raise UserInputError('images is an empty list; give at least one image.')
+    if isinstance(class_names, str):
+        class_names = parse_classes(class_names, option='class_names')
     segmentor.set_vocabulary(class_names, templates=templates, background=background,
                              background_names=background_names)
     pipeline = _test_pipeline(segmentor.cfg)

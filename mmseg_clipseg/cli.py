@@ -1,7 +1,6 @@
 """Helpers shared by the command-line tools: config loading, option parsing and checks that
 turn a user's mistake into one clear line instead of a traceback or a silently wrong run."""
 import argparse
-import ast
 import difflib
 import inspect
 import os
@@ -9,19 +8,21 @@ import os.path as osp
 import sys
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from .errors import MissingFileError, UserInputError
+from .option_values import SYNTAX_HINT, parse_option_value
 
 
 class ConfigOptionsAction(argparse.Action):
-    """``--cfg-options KEY=VALUE ...`` into a dict, keeping the spaces inside values.
+    """``--cfg-options KEY=VALUE ...`` into a dict, values in the config files' syntax.
 
-    mmengine's ``DictAction`` deletes every space of a list value, so
-    ``templates=['a photo of {}.']`` would become ``aphotoof{}.``. Here a value is read as a
-    Python literal when it is one (``['a photo of {}.']``, ``(448, 448)``, ``None``, ``0.1``),
-    otherwise as mmengine reads it (``a,b`` is a list, ``true`` a bool, other text a string),
-    with spaces kept inside the elements.
+    A value is read by :func:`~mmseg_clipseg.option_values.parse_option_value`: Python
+    literals and ``dict(key=value)`` as in a config (``"model.clip=dict(model_name='ViT-L-14',
+    pretrained='openai')"``, ``(448, 448)``, ``None``), otherwise as mmengine's ``DictAction``
+    reads it (``a,b`` is a list, ``true`` a bool, other text a string) but with the spaces
+    inside values kept (``DictAction`` would turn ``['a photo of {}.']`` into
+    ``aphotoof{}.``). A value that does not parse is one :class:`UserInputError` line.
     """
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
@@ -31,38 +32,12 @@ class ConfigOptionsAction(argparse.Action):
             key, separator, text = item.partition('=')
             if not separator or not key:
                 parser.error(f'{option_string} takes KEY=VALUE pairs; got {item!r}')
-            options[key] = parse_option_value(text)
+            try:
+                options[key] = parse_option_value(text)
+            except UserInputError as error:
+                raise UserInputError(f'{option_string} {item}: {error} {SYNTAX_HINT}') \
+                    from error
         setattr(namespace, self.dest, options)
-
-
-def parse_option_value(text: str) -> Any:
-    """One ``--cfg-options`` value (see :class:`ConfigOptionsAction`)."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        pass
-    text = text.strip()
-    for opening, closing, kind in (('[', ']', list), ('(', ')', tuple)):
-        if text.startswith(opening) and text.endswith(closing):
-            inner = text[1:-1].strip()
-            return kind(parse_option_value(part) for part in _split_top_level(inner)) \
-                if inner else kind()
-    if ',' in text:
-        return [parse_option_value(part) for part in _split_top_level(text)]
-    return DictAction._parse_int_float_bool(text.strip('\'"'))
-
-
-def _split_top_level(text: str) -> List[str]:
-    """Split at the commas that are not inside brackets."""
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        depth += char in '([{'
-        depth -= char in ')]}'
-        if char == ',' and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return [part.strip() for part in parts]
 
 
 def _did_you_mean(name: str, choices: Sequence[str]) -> str:

@@ -87,6 +87,33 @@ def test_names_changed_between_calls_equal_a_fresh_model(segmentor, scenes):
     np.testing.assert_array_equal(again.labels, segment(segmentor, image, first).labels)
 
 
+@pytest.mark.parametrize('text,classes', [
+    ('grass, water, sand, rock', STUFF),
+    ('grass; water, lake; sand; rock', STUFF),
+    ('synthetic', ['grass', 'water', 'sand', 'rock', 'circle', 'square', 'triangle']),
+])
+def test_classes_in_one_string_as_on_the_command_line(segmentor, scenes, text, classes):
+    """The text that ``--classes`` takes, read by the tools' own parser, gives what the
+    tools give: the same classes (with synonyms) and the same labels as the list form."""
+    from mmseg_clipseg.image_tool_options import parse_classes
+    result = segment(segmentor, scenes[0].image, text)
+    assert result.classes == classes
+    listed = segment(segmentor, scenes[0].image, [list(names) for names in parse_classes(text)])
+    np.testing.assert_array_equal(result.labels, listed.labels)
+    assert segmentor.decode_head.classes == parse_classes(text)
+
+
+@pytest.mark.parametrize('text,message', [
+    ('grass', "class_names 'grass' is a single class"),
+    ('names.txt', 'looks like a names file, but there is no such file'),
+    ('grass,, water', 'empty class name'),
+])
+def test_bad_class_strings_are_refused_as_on_the_command_line(segmentor, scenes, text,
+                                                              message):
+    with pytest.raises(UserInputError, match=message):
+        segment(segmentor, scenes[0].image, text)
+
+
 def test_background_as_a_text_class(segmentor, scenes):
     result = segment(segmentor, scenes[0].image, ['rock', 'grass', 'water'],
                      background='text')

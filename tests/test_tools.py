@@ -269,3 +269,19 @@ def test_benchmark_compares_variants_and_the_text_side(runs):
     text = runs['benchmark_text']
     assert text.returncode == 0, text.stderr[-3000:]
     assert 'speed-up from cutting' in text.stdout and 'from the disk cache' in text.stdout
+
+
+@pytest.mark.parametrize('python', ['without_the_package', 'no-such-python'])
+def test_dist_test_without_the_package_says_to_activate_the_environment(env, tmp_path,
+                                                                         python):
+    """A shell whose python cannot import the package (the environment not activated): one
+    line saying so, no ModuleNotFoundError traceback."""
+    if python == 'without_the_package':  # this interpreter without site-packages/PYTHONPATH
+        python = tmp_path / 'python'
+        python.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "$@"\n')
+        python.chmod(0o755)
+    result = run(['bash', 'tools/dist_test.sh', CONFIG, '2'], dict(env, PYTHON=str(python)))
+    assert result.returncode == 1
+    assert result.stderr.count('\n') == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert result.stderr.startswith('error: '), result.stderr
+    assert 'source .venv/bin/activate' in result.stderr

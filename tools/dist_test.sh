@@ -44,6 +44,19 @@ fi
 PYTHON=${PYTHON:-python}
 TOOLS=$(dirname "$0")
 
+# The interpreter must see the package as tools/test.py will (the script's folder first on
+# sys.path, not the current one): otherwise one line, not a ModuleNotFoundError traceback per
+# process. Only the package is looked up here, nothing imported: the check below imports it.
+NOT_INSTALLED="'$PYTHON' cannot import mmseg_clipseg: activate the environment it is \
+installed in (after 'make env': source .venv/bin/activate), or set PYTHON=/path/to/python."
+command -v "$PYTHON" >/dev/null 2>&1 || { echo "error: there is no '$PYTHON' command: \
+activate the environment mmseg_clipseg is installed in (after 'make env': source \
+.venv/bin/activate), or set PYTHON=/path/to/python." >&2; exit 1; }
+"$PYTHON" -c 'import importlib.util, sys
+sys.path.pop(0)
+sys.exit(importlib.util.find_spec("mmseg_clipseg") is None)' 2>/dev/null \
+    || { echo "error: $NOT_INSTALLED" >&2; exit 1; }
+
 # Check the config, the data and the work dir with the per-node process count the run will
 # have (configs size their loader workers by it).
 LOCAL_WORLD_SIZE=$NPROC "$PYTHON" "$TOOLS/test.py" "$CONFIG" "$@" --check >/dev/null \
