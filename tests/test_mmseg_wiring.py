@@ -1,5 +1,7 @@
 """Our models behind MMSeg's and MMEngine's own pieces: their data preprocessor and its
 padding, test-time flips, their model wrappers, dataset_meta, checkpoints and hooks."""
+import copy
+import logging
 import types
 
 import mmcv
@@ -8,7 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
-from mmengine.registry import MODEL_WRAPPERS
+from mmengine.runner import Runner
 from mmseg.apis import MMSegInferencer, inference_model, init_model
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -94,9 +96,13 @@ def test_the_frozen_clip_is_frozen():
 
 
 def test_distributed_runs_wrap_the_model_without_ddp():
+    """As MMEngine's Runner.wrap_model does it in a distributed run (DDP would refuse a model
+    without trainable parameters)."""
     cfg = Config.fromfile(CONFIG)
     model = MODELS.build(model_cfg()).eval()
-    wrapper = MODEL_WRAPPERS.build(cfg.model_wrapper_cfg, default_args=dict(module=model))
+    runner = types.SimpleNamespace(distributed=True, cfg=Config(),
+                                   logger=logging.getLogger(__name__))
+    wrapper = Runner.wrap_model(runner, copy.deepcopy(cfg.model_wrapper_cfg), model)
     assert is_model_wrapper(wrapper) and wrapper.module is model
     images = [random_image(64, 64)]
     samples = [SegDataSample(metainfo=dict(ori_shape=(64, 64), img_shape=(64, 64)))]

@@ -20,5 +20,7 @@ default_hooks = dict(
 custom_hooks = [dict(type='ClassNamesCheckHook')]
 # The model is frozen: a distributed test wraps it in TestOnlyModelWrapper, not DDP (which
 # refuses a model without trainable parameters and would allocate gradient buckets).
-model_wrapper_cfg = dict(type='TestOnlyModelWrapper')
+# Scoped: MMEngine's Runner looks the type up in its root registry, which finds mmseg's
+# registry only by name.
+model_wrapper_cfg = dict(type='mmseg.TestOnlyModelWrapper')
 test_cfg = dict(type='TestLoop')

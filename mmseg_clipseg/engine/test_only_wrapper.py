@@ -13,7 +13,8 @@ class TestOnlyModelWrapper(nn.Module):
     buckets (about one model's size per GPU) and it refuses a model without trainable
     parameters. At test time each rank runs its own share of the data and MMEngine's
     evaluator gathers the results, so the wrapper only forwards the steps. Set it with the
-    config's ``model_wrapper_cfg = dict(type='TestOnlyModelWrapper')``.
+    config's ``model_wrapper_cfg = dict(type='mmseg.TestOnlyModelWrapper')`` (scoped: the
+    Runner looks it up from MMEngine's root registry).
 
     Args:
         module (nn.Module): The model, already on its device.
