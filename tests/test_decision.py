@@ -149,8 +149,8 @@ def test_order_matters_max_over_synonyms_after_upsampling(tiny_clip_cfg):
         sums = torch.zeros(1, 40, 52)
         counts = torch.zeros(1, 40, 52)
         for (y1, y2, x1, x2), grid in per_window:
-            sums[:, y1:y2, x1:x2] += model._fit_to_window(grid[None], (y2 - y1, x2 - x1),
-                                                          (y2 - y1, x2 - x1))[0]
+            sums[:, y1:y2, x1:x2] += model.grid_to_pixels.fit_to_window(
+                grid[None], (y2 - y1, x2 - x1), (y2 - y1, x2 - x1))[0]
             counts[:, y1:y2, x1:x2] += 1
         per_class.append(sums / counts)
     early = F.interpolate(torch.cat(per_class)[None], size=(50, 61), mode='bilinear')[0]

@@ -226,6 +226,16 @@ class OpenVocabularyHead(BaseDecodeHead):
     def has_background(self) -> bool:
         return self.vocabulary.background is not None
 
+    @property
+    def num_names(self) -> int:
+        """Names encoded as text, synonyms and background names included."""
+        return len(self.name_class_index)
+
+    def patch_features(self, inputs: Union[Sequence[Tensor], Tensor]) -> Tensor:
+        """The backbone output this head classifies (the one at ``in_index``): (B, C, h, w),
+        unit-norm along C."""
+        return self._transform_inputs(inputs)
+
     def text_embeddings(self) -> Tuple[Tensor, Tensor]:
         """Name embeddings (num_names, C) and each name's label (num_names,), on the module's
         device; encoded (or read from the disk cache) once per vocabulary and precision."""
@@ -258,12 +268,10 @@ class OpenVocabularyHead(BaseDecodeHead):
         Returns:
             Tensor: Shape (B, K, h, w), fp32, K = ``num_classes`` (background included).
         """
-        features = self._transform_inputs(inputs)
-        num_names = len(self.name_class_index)
         scores = []
-        for image_features in features:
+        for image_features in self.patch_features(inputs):
             labels, probabilities = self.decide(
-                functools.partial(name_cosines, image_features), num_names,
+                functools.partial(name_cosines, image_features), self.num_names,
                 keep_probabilities=True)
             top = probabilities.amax(dim=0)
             probabilities[0] = torch.where(labels[0] == 0, top, probabilities[0])

@@ -1,4 +1,5 @@
 from .test_settings import check_test_cfg, keep_labels_only
-from .training_free import TrainingFreeSegmentor, sliding_windows
+from .training_free import TrainingFreeSegmentor
+from .windows import sliding_windows
 
 __all__ = ['TrainingFreeSegmentor', 'check_test_cfg', 'keep_labels_only', 'sliding_windows']

@@ -1,11 +1,8 @@
 """The training-free segmentor: CLIP backbone + text head under MMSeg's EncoderDecoder."""
-import functools
 import logging
-from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
-                    TypeVar)
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
@@ -20,35 +17,14 @@ from ...clip import shared_clip_models
 from ...clip.templates import TemplatesSpec
 from ...datasets.palette import label_colormap
 from ...errors import UserInputError
-from ..heads.open_vocab_head import name_cosines
-from ..postprocess import pamr_affinity, pamr_propagate
 from .image_meta import Box, flip_dims_of, image_box, unpadded
 from .test_settings import check_test_cfg
+from .windows import (GridToPixels, ImageNameLogits, Size, WindowFeatures, equal_size_chunks,
+                      sliding_windows)
 
-WindowFeatures = List[Tuple[Box, Tensor]]  # the windows of one image, features (C, h, w)
-Size = Tuple[int, int]
-T = TypeVar('T')
 # Default names per chunk: as many as keep one chunk's per-name maps below this many floats
 # (32 MiB in fp32), whatever the number of classes.
 _CHUNK_FLOATS = 2 ** 23
-
-
-def sliding_windows(height: int, width: int, crop: Tuple[int, int],
-                    stride: Tuple[int, int]) -> List[Tuple[int, int, int, int]]:
-    """Windows ``(y1, y2, x1, x2)`` covering an image, as MMSeg's slide inference places them:
-    a regular grid with the last row and column shifted back inside the image (never dropped),
-    and windows clipped to the image when it is smaller than the crop."""
-    crop_h, crop_w = crop
-    stride_h, stride_w = stride
-    rows = max(height - crop_h + stride_h - 1, 0) // stride_h + 1
-    cols = max(width - crop_w + stride_w - 1, 0) // stride_w + 1
-    windows = []
-    for row in range(rows):
-        for col in range(cols):
-            y2 = min(row * stride_h + crop_h, height)
-            x2 = min(col * stride_w + crop_w, width)
-            windows.append((max(y2 - crop_h, 0), y2, max(x2 - crop_w, 0), x2))
-    return windows
 
 
 @MODELS.register_module()
@@ -185,33 +161,13 @@ class TrainingFreeSegmentor(EncoderDecoder):
         """
         scores = self.decode_head(self.extract_feat(inputs))
         size = tuple(inputs.shape[-2:])
-        return self._fit_to_window(scores, size, size)
+        return self.grid_to_pixels.fit_to_window(scores, size, size)
 
-    def _fit_to_window(self, grid_logits: Tensor, window: Size, size: Size) -> Tensor:
-        """Bring patch-grid maps of a window of ``window`` pixels to ``size``, bilinearly.
-
-        With ``partial_patches='pad'`` the grid covers the window padded to whole patches:
-        it is upsampled to that, cut to the window, then resized to ``size`` if that differs.
-        With ``'drop'`` it covers the whole patches only and is stretched over ``size``
-        (NACLIP).
-
-        Args:
-            grid_logits (Tensor): Shape (B, n, h, w).
-
-        Returns:
-            Tensor: Shape (B, n, *size).
-        """
-        if self.partial_patches == 'drop':
-            return self._resize(grid_logits, size)
-        patch_h, patch_w = self.backbone.patch_size
-        padded = (grid_logits.shape[-2] * patch_h, grid_logits.shape[-1] * patch_w)
-        logits = self._resize(grid_logits, padded)[..., :window[0], :window[1]]
-        return logits if tuple(window) == tuple(size) else self._resize(logits, size)
-
-    def _resize(self, maps: Tensor, size: Size) -> Tensor:
-        """Bilinear resize of (B, n, H, W) maps to ``size``."""
-        return F.interpolate(maps, size=tuple(size), mode='bilinear',
-                             align_corners=self.align_corners)
+    @property
+    def grid_to_pixels(self) -> GridToPixels:
+        """How the backbone's patch-grid maps become pixel maps."""
+        return GridToPixels(tuple(self.backbone.patch_size), self.partial_patches,
+                            self.align_corners)
 
     def _boxes(self, height: int, width: int) -> List[Box]:
         """The windows of an image of ``height`` x ``width`` pixels."""
@@ -219,16 +175,6 @@ class TrainingFreeSegmentor(EncoderDecoder):
             return sliding_windows(height, width, self.test_cfg.crop_size,
                                    self.test_cfg.stride)
         return [(0, height, 0, width)]
-
-    def _equal_size_chunks(self, jobs: Sequence[Tuple[int, Box]]
-                           ) -> Iterator[List[Tuple[int, Box]]]:
-        """Windows ``(image index, box)`` of equal size, in chunks of ``crop_batch_size``."""
-        by_size: Dict[Size, List[Tuple[int, Box]]] = {}
-        for job in jobs:
-            y1, y2, x1, x2 = job[1]
-            by_size.setdefault((y2 - y1, x2 - x1), []).append(job)
-        for group in by_size.values():
-            yield from _chunks(group, self.crop_batch_size)
 
     def window_features(self, images: Sequence[Tensor]) -> List[WindowFeatures]:
         """Run the backbone on every window of every image, windows of equal size batched.
@@ -242,71 +188,13 @@ class TrainingFreeSegmentor(EncoderDecoder):
         jobs = [(index, box) for index, image in enumerate(images)
                 for box in self._boxes(*image.shape[-2:])]
         per_image: List[WindowFeatures] = [[] for _ in images]
-        for chunk in self._equal_size_chunks(jobs):
+        for chunk in equal_size_chunks(jobs, self.crop_batch_size):
             crops = torch.stack([images[index][:, y1:y2, x1:x2]
                                  for index, (y1, y2, x1, x2) in chunk])
-            features = self.decode_head._transform_inputs(self.extract_feat(crops))
+            features = self.decode_head.patch_features(self.extract_feat(crops))
             for (index, box), window_features in zip(chunk, features):
                 per_image[index].append((box, window_features))
         return per_image
-
-    def name_logits(self, embeddings: Tensor, windows: WindowFeatures, image_size: Size,
-                    out_size: Size, flip_dims: Tuple[int, ...] = (),
-                    affinity: Optional[Tensor] = None) -> Tensor:
-        """Cosine logits of some names over one image, at ``out_size``.
-
-        Per name: upsampled to each window, averaged over overlapping windows, resized to
-        ``out_size`` (in ``whole`` mode the one window goes there directly), flipped back
-        and, with ``affinity``, refined by PAMR.
-
-        Args:
-            embeddings (Tensor): Unit name embeddings, (n, C).
-            windows: The image's windows and their features, from :meth:`window_features`.
-            image_size: The image's (H, W) in the input.
-            out_size: (H0, W0) of the result.
-            flip_dims: Dims to flip (the test-time flip of the image), e.g. (-1, ).
-            affinity (Tensor, optional): PAMR affinities at ``out_size``, (1, P, H0, W0).
-
-        Returns:
-            Tensor: Shape (n, H0, W0), fp32.
-        """
-        if self.mode == 'whole':
-            (_, features), = windows
-            logits = self._fit_to_window(name_cosines(features, embeddings)[None], image_size,
-                                         out_size)
-        else:
-            logits = self._average_windows(embeddings, windows, image_size)
-            if tuple(out_size) != tuple(image_size):
-                logits = self._resize(logits, out_size)
-        if flip_dims:
-            logits = logits.flip(flip_dims)
-        if affinity is not None:
-            logits = pamr_propagate(logits, affinity, self.pamr['steps'],
-                                    self.pamr['dilations'])
-        return logits[0]
-
-    def _average_windows(self, embeddings: Tensor, windows: WindowFeatures,
-                         image_size: Size) -> Tensor:
-        """Per-name logits upsampled to each window and averaged: (1, n, H, W)."""
-        sums = counts = None
-        for (y1, y2, x1, x2), features in windows:
-            window = (y2 - y1, x2 - x1)
-            logits = self._fit_to_window(name_cosines(features, embeddings)[None], window,
-                                         window)
-            if sums is None:
-                sums = logits.new_zeros((1, logits.shape[1], *image_size))
-                counts = logits.new_zeros((1, 1, *image_size))
-            sums[..., y1:y2, x1:x2] += logits
-            counts[..., y1:y2, x1:x2] += 1
-        return sums.div_(counts)
-
-    def _pamr_affinity(self, image: Tensor, out_size: Size,
-                       flip_dims: Tuple[int, ...]) -> Tensor:
-        """PAMR affinities from the normalised image resized to ``out_size`` (NACLIP)."""
-        image = self._resize(image[None].float(), out_size)
-        if flip_dims:
-            image = image.flip(flip_dims)
-        return pamr_affinity(image, self.pamr['dilations'])
 
     def segment(self, image: Tensor, windows: WindowFeatures, out_size: Size,
                 flip_dims: Tuple[int, ...] = (),
@@ -323,11 +211,10 @@ class TrainingFreeSegmentor(EncoderDecoder):
         Returns:
             tuple: Labels (1, H0, W0), int64, and per-class probabilities (K, H0, W0) or None.
         """
-        image_size = tuple(image.shape[-2:])
-        affinity = self._pamr_affinity(image, out_size, flip_dims) if self.pamr else None
-        logits = functools.partial(self.name_logits, windows=windows, image_size=image_size,
-                                   out_size=out_size, flip_dims=flip_dims, affinity=affinity)
-        chunk_size = self.name_chunk_size or self._default_chunk_size(image_size, out_size)
+        logits = ImageNameLogits.of_image(self.grid_to_pixels, image, windows, out_size,
+                                          self.mode == 'whole', flip_dims, self.pamr)
+        chunk_size = self.name_chunk_size or self._default_chunk_size(logits.image_size,
+                                                                      logits.out_size)
         with record_function('clipseg.head'):
             return self.decode_head.decide(logits, chunk_size, keep_probabilities)
 
@@ -335,7 +222,7 @@ class TrainingFreeSegmentor(EncoderDecoder):
         """Names per chunk such that a chunk's maps stay below ``_CHUNK_FLOATS`` floats, the
         names split into chunks of (nearly) equal size."""
         pixels = max(image_size[0] * image_size[1], out_size[0] * out_size[1])
-        num_names = self.decode_head.name_class_index.numel()
+        num_names = self.decode_head.num_names
         num_chunks = -(-num_names // max(1, _CHUNK_FLOATS // pixels))
         return -(-num_names // num_chunks)
 
@@ -413,8 +300,3 @@ def _refuse_foreign_state_dict(module: torch.nn.Module, state_dict: Mapping[str,
             f'{foreign[0]!r} and {len(foreign) - 1} more such keys). Nothing here is trained: '
             f'give no checkpoint, and set CLIP\'s weights with model.clip.pretrained (a tag or '
             f'a file), e.g. init_model(config, cfg_options={{"model.clip.pretrained": PATH}}).')
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
