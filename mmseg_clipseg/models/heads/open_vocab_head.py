@@ -1,5 +1,4 @@
 """Open-vocabulary decode head: per-name cosine logits and the peers' decision rule."""
-import dataclasses
 import functools
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -7,74 +6,21 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
-from ...class_names import ClassNamesSpec, load_class_names, parse_class
+from ...class_names import ClassNamesSpec, load_class_names
 from ...clip import CLIPConfig, TextEmbedder, load_clip, resolve_templates
 from ...clip.templates import TemplatesSpec
 from ...clip.text_encoder import TEXT_PRECISIONS
 from ...errors import UserInputError
 from ..decision import RunningArgmax, add_logsumexp, area_suppressed_classes
 from ..settings import check_bool, check_choice, check_int, check_number
-
-BACKGROUND_MODES = (None, 'text', 'threshold')
+from .tensor_store import TensorStore
+from .vocabulary import Vocabulary, check_vocabulary
 # Vocabularies whose embeddings stay in memory (each also stays in the disk cache).
 _MAX_KEPT_VOCABULARIES = 32
 # Reads a chunk of names' cosine logits at the output size: (n, C) embeddings -> (n, H, W).
 NameLogits = Callable[[Tensor], Tensor]
-
-
-@dataclasses.dataclass(frozen=True)
-class Vocabulary:
-    """The classes a head predicts and how their names are encoded.
-
-    Attributes:
-        classes: The dataset's classes in label order, each a tuple of synonyms; with a
-            background, class 0 is it.
-        templates: Prompt templates, each with one ``{}``.
-        background: None (no background class), ``'text'`` (class 0 is a text class) or
-            ``'threshold'`` (class 0 is not encoded; uncertain pixels are background).
-        background_names: With ``'text'``: the names encoding class 0, if not its own.
-    """
-    classes: Tuple[Tuple[str, ...], ...]
-    templates: Tuple[str, ...]
-    background: Optional[str] = None
-    background_names: Optional[Tuple[str, ...]] = None
-
-    @property
-    def text_classes(self) -> List[Tuple[str, ...]]:
-        """The names encoded for each class that is a text class, in label order."""
-        if self.background == 'threshold':
-            return list(self.classes[1:])
-        if self.background_names is not None:
-            return [self.background_names] + list(self.classes[1:])
-        return list(self.classes)
-
-    @property
-    def name_classes(self) -> List[int]:
-        """The label of each encoded name, names in encoding order."""
-        first = 1 if self.background == 'threshold' else 0
-        return [first + index for index, names in enumerate(self.text_classes)
-                for _ in names]
-
-
-def check_vocabulary(classes: List[Tuple[str, ...]], background: Optional[str],
-                     background_names: Optional[Union[str, Sequence[str]]]
-                     ) -> Optional[Tuple[str, ...]]:
-    """Validate the background settings; returns ``background_names`` as a tuple."""
-    check_choice('background', background, BACKGROUND_MODES)
-    if background is not None and len(classes) < 2:
-        raise UserInputError(f'background={background!r} makes class 0 the background, so at '
-                             f'least one more class is needed; got {len(classes)} class(es).')
-    if background_names is None:
-        return None
-    if background != 'text':
-        raise UserInputError(f'background_names encode class 0 as text and need '
-                             f'background="text"; got background={background!r}.')
-    if not isinstance(background_names, (str, list, tuple)):
-        raise UserInputError(f'background_names must be a list of names or a comma-separated '
-                             f'string; got {background_names!r}')
-    return parse_class(background_names, 'background_names')
 
 
 @MODELS.register_module()
@@ -165,7 +111,7 @@ class OpenVocabularyHead(BaseDecodeHead):
                                           batch_size=text_batch_size, precision=precision)
         self.text_cache_identity = clip_config.weights_identity() if text_cache else None
         # Embeddings per vocabulary, as buffers so that they follow the module's device.
-        self.text_store = _TensorStore(_MAX_KEPT_VOCABULARIES)
+        self.text_store = TensorStore(_MAX_KEPT_VOCABULARIES)
         self.register_buffer('name_class_index', None, persistent=False)
         self._use_vocabulary(vocabulary)
         self.requires_grad_(False)  # a frozen CLIP text tower: nothing here trains
@@ -362,28 +308,3 @@ def name_cosines(features: Tensor, embeddings: Tensor) -> Tensor:
     """Cosines of unit patch features (C, h, w) and unit name embeddings (n, C):
     (n, h, w), fp32."""
     return torch.einsum('chw,nc->nhw', features.float(), embeddings.float())
-
-
-class _TensorStore(nn.Module):
-    """Tensors by hashable key, held as non-persistent buffers so that they follow the
-    module's device and dtype; the oldest entries go beyond ``capacity``."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-        self._names: Dict[Any, str] = {}
-        self._count = 0
-
-    def get(self, key: Any) -> Optional[Tensor]:
-        name = self._names.get(key)
-        return None if name is None else getattr(self, name)
-
-    def put(self, key: Any, tensor: Tensor) -> Tensor:
-        if len(self._names) >= self.capacity:
-            oldest = next(iter(self._names))
-            delattr(self, self._names.pop(oldest))
-        name = f'entry_{self._count}'
-        self._count += 1
-        self.register_buffer(name, tensor, persistent=False)
-        self._names[key] = name
-        return tensor
