@@ -662,6 +662,10 @@ def test_weights_identity_of_a_local_dir_follows_its_files(tmp_path):
     assert str(folder) in before and 'open_clip_model.safetensors' in before
     weights = folder / 'open_clip_model.safetensors'
     os.utime(weights, ns=(1, 1))
+    assert config.weights_identity() == before  # a new time stamp, the same content
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
     changed = config.weights_identity()
     assert changed != before
     (folder / 'open_clip_config.json').write_text(

@@ -9,7 +9,8 @@ This package adds only what open_clip lacks: packaged tags, local files it canno
 should not read unchecked (:mod:`.checkpoint_files`), a fail-fast check before a download
 whose server cannot be reached (:mod:`.offline`), and error messages that say what to fix.
 
-Each model is read once per process (a pristine CPU copy is cached) and every
+Each model is read once per process and per content of its weights files (a pristine CPU
+copy is cached, keyed on :meth:`~.config.CLIPConfig.weights_identity`) and every
 :func:`load_clip` call gets its own deep copy, so moving or casting one segmentor's model
 leaves the others alone; inside :func:`shared_clip_models` the calls share one copy.
 """
@@ -17,13 +18,12 @@ import contextlib
 import contextvars
 import copy
 import difflib
-import functools
 import os
 import os.path as osp
 import re
 import socket
 import urllib.error
-from typing import Any, Dict, Iterator, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import open_clip
 import torch
@@ -254,12 +254,33 @@ def _check_dense_vit(model: nn.Module, model_name: str) -> None:
 
 # --- One read per process, one copy per build -------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+# The model as loaded for each config, on CPU in eval mode, with the weights' identity it
+# was read with; never handed out (only copies of it).
+_PRISTINE: Dict[CLIPConfig, Tuple[str, nn.Module]] = {}
+
+
 def _load_pristine(config: CLIPConfig) -> nn.Module:
-    """The model as loaded, on CPU in eval mode; never handed out (only copies of it)."""
+    """The cached model of ``config``, read again when its weights changed since (by
+    content: :meth:`CLIPConfig.weights_identity`)."""
+    identity = _weights_identity(config)
+    cached = _PRISTINE.get(config)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    _PRISTINE.pop(config, None)  # a stale copy is not kept beside the new one
     model = _build(config)
     _check_dense_vit(model, config.model_name)
+    if identity is not None and _weights_identity(config) == identity:
+        _PRISTINE[config] = (identity, model.eval())  # (else it changed while being read)
     return model.eval()
+
+
+def _weights_identity(config: CLIPConfig) -> Optional[str]:
+    """The weights' identity, or None for files that cannot be read (:func:`_build` then
+    says what is wrong with them)."""
+    try:
+        return config.weights_identity()
+    except OSError:
+        return None
 
 
 # Within shared_clip_models(): the models handed out so far, by config.
@@ -287,14 +308,15 @@ def shared_clip_models() -> Iterator[None]:
 def clear_clip_cache() -> None:
     """Forget the loaded models kept for later :func:`load_clip` calls (one CPU copy per
     config); the next call reads its checkpoint again."""
-    _load_pristine.cache_clear()
+    _PRISTINE.clear()
 
 
 def load_clip(config: Union[CLIPConfig, Mapping[str, Any]]) -> nn.Module:
     """The open_clip CLIP model for ``config``, in eval mode on CPU; nothing here trains it.
 
-    The checkpoint is read once per process: the loaded model stays cached on CPU (one extra
-    copy of the weights in host memory per config; :func:`clear_clip_cache` frees them) and
+    The checkpoint is read once per process and per content of its file (a file rewritten
+    in place is read again): the loaded model stays cached on CPU (one extra copy of the
+    weights in host memory per config; :func:`clear_clip_cache` frees them) and
     each call returns a deep copy of it, so changing one model (``.half()``, ``.to('cuda')``)
     never changes another. Inside :func:`shared_clip_models` calls with equal configs return
     the same copy.
