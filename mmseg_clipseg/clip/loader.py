@@ -31,8 +31,8 @@ from open_clip.transformer import VisionTransformer
 from torch import nn
 
 from ..errors import MissingFileError, UserInputError
-from .checkpoint_files import (describe_error, read_state_dict, readable_by_open_clip,
-                               weights_only_torch_loads)
+from .checkpoint_files import (check_weights_only_loads, describe_error, read_state_dict,
+                               readable_by_open_clip)
 from .config import (HF_HUB_PREFIX, LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, LOCAL_DIR_WEIGHT_GLOBS,
                      CLIPConfig, local_dir_weight_files, packaged_weights)
 from .offline import check_weights_reachable
@@ -180,8 +180,10 @@ def _create_model(config: CLIPConfig, pretrained: Optional[str], source: str) ->
 
     ``source`` describes the weights for messages; ``pretrained`` is what open_clip gets."""
     downloads = config.is_hf_hub or (pretrained is not None and not osp.isfile(pretrained))
+    if downloads:
+        check_weights_only_loads(source)
     try:
-        with torch.random.fork_rng(devices=[]), weights_only_torch_loads():
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.init_seed)
             return open_clip.create_model(
                 config.model_name, pretrained=pretrained, force_quick_gelu=config.quick_gelu,
