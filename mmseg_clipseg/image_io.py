@@ -1,35 +1,47 @@
 """Any image a user may have, as one kind of array: (H, W, 3) ``uint8`` in RGB order.
 
     from mmseg_clipseg.image_io import read_rgb, to_rgb_array
-    rgb = read_rgb('photo.jpg')              # a file: upright, 8-bit, RGB
+    rgb = read_rgb('photo.jpg')              # a file: as tools/test.py decodes it, in RGB
     rgb = to_rgb_array(pil_image_or_array)   # an image already in memory
 
 The channel order is always RGB (not OpenCV's and mmcv's BGR): ``rgb[..., 0]`` is red.
 A user mistake (a folder, a file that is not an image, an array that is not an image) raises
 :class:`~mmseg_clipseg.errors.UserInputError` with a message that says what to do.
 
-How the inputs become 8-bit RGB:
+Files are decoded as MMSeg's ``LoadImageFromFile`` decodes them in ``tools/test.py``,
+``inference_model`` and ``MMSegInferencer`` (OpenCV, ``flag='color'``), as the peers decode
+their benchmark images, so a file gets the same labels from ``segment()`` as from a benchmark
+run, and 8-bit RGB JPEGs and PNGs (every benchmark image) are read as they are. For other
+files: EXIF orientation is applied; grey images get three equal channels, palette images
+their colours, CMYK is converted; transparency is ignored, as MMSeg ignores it (to composite
+over white, give the image opened with PIL instead); 16-bit files keep their high byte.
+Files that OpenCV cannot decode (e.g. float TIFFs; ``tools/test.py`` cannot read them) are
+read with Pillow by the rules of in-memory images.
 
-- EXIF orientation (photos from phones and cameras) is applied, so a rotated JPEG comes out
-  the way image viewers show it; for files and for PIL images alike.
+How in-memory images become 8-bit RGB (:func:`to_rgb_array`):
+
+- EXIF orientation of a PIL image is applied.
 - Grey, black-and-white and palette images are expanded to three equal (or looked-up)
   channels; CMYK, YCbCr, LAB and HSV are converted to RGB.
 - Transparency (RGBA, grey + alpha, palette with a transparent colour) is composited over a
   white background.
-- 16-bit data (16-bit PNGs, ``uint16`` arrays) is scaled by 255/65535, so 65535 is white.
+- 16-bit data (``uint16`` arrays, 16-bit PIL modes) is scaled by 255/65535, so 65535 is white.
 - Floating-point data: see :func:`read_rgb` (files) and :func:`to_rgb_array` (arrays); the
   rules differ because a file's values are what they are, while an array's are a choice.
 """
+import io
 import os
 import os.path as osp
-from typing import Any
+from typing import Any, Optional
 
+import cv2
+import mmcv
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import MissingFileError, UserInputError
 
-__all__ = ['read_rgb', 'to_rgb_array']
+__all__ = ['decode_as_mmseg', 'read_rgb', 'to_rgb_array']
 
 # Modes whose pixels carry an alpha channel (composited over white).
 _ALPHA_MODES = ('RGBA', 'LA', 'PA', 'RGBa', 'La')
@@ -38,17 +50,17 @@ _FLOAT_SLACK = 1e-3
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """Read an image file as a (H, W, 3) ``uint8`` RGB array, upright.
+    """Read an image file as a (H, W, 3) ``uint8`` RGB array, as ``tools/test.py`` reads it.
 
-    Reads what Pillow reads (JPEG, PNG, TIFF, BMP, GIF, WebP, ...; the first frame of an
-    animation or multi-page file) and, as a fallback, what OpenCV reads (e.g. TIFFs of
-    three float channels). See the module docstring for grey, palette, alpha, CMYK and
-    16-bit images.
+    The pixels are those of MMSeg's ``LoadImageFromFile`` in its default settings (the test
+    pipeline of every config here), in RGB order: see the module docstring. The file must
+    also decode completely with Pillow, so that a truncated or damaged file is refused
+    rather than read in part.
 
-    Floating-point files (TIFF mode ``F``, float TIFFs read by OpenCV): values in [0, 1]
-    are scaled by 255; any other range is stretched linearly so that the smallest value
-    becomes 0 and the largest 255 (a constant image becomes black). NaN and infinite values
-    become 0 (black).
+    Files OpenCV cannot decode are read with Pillow (else with OpenCV at any depth, e.g.
+    TIFFs of three float channels) by the rules of :func:`to_rgb_array`, except for float
+    values: [0, 1] is scaled by 255, any other range stretched linearly to 0..255 (a
+    constant image becomes black); NaN and infinite values become 0.
 
     Args:
         path: The image file.
@@ -68,22 +80,39 @@ def read_rgb(path: str) -> np.ndarray:
         raise MissingFileError(f'Image file {path!r} does not exist.')
     if not os.access(path, os.R_OK):
         raise UserInputError(f'Image file {path!r} cannot be read (no read permission).')
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return _pil_to_rgb(ImageOps.exif_transpose(image), floats='stretch')
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    try:  # Pillow decodes the whole file: a truncated or damaged one is refused here
+        pillow_image: Optional[Image.Image] = Image.open(io.BytesIO(data))
+        pillow_image.load()
     except UnidentifiedImageError as error:
-        pil_error: Exception = error
+        pillow_image, pil_error = None, error
     except Image.DecompressionBombError as error:
         raise UserInputError(f'{path!r} is too large to decode safely ({error}).') from error
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
         raise UserInputError(f'{path!r} could not be decoded as an image ({error}); is the '
                              'file complete?') from error
-    array = _read_with_opencv(path)
+    decoded = decode_as_mmseg(data)
+    if decoded is not None:
+        return decoded
+    if pillow_image is not None:
+        return _pil_to_rgb(ImageOps.exif_transpose(pillow_image), floats='stretch')
+    array = _read_with_opencv(data)
     if array is None:
         raise UserInputError(f'{path!r} is not an image file that can be read (Pillow: '
                              f'{pil_error}). Give a JPEG, PNG, TIFF, BMP or WebP image.')
     return _array_to_rgb(array, floats='stretch', where=repr(path))
+
+
+def decode_as_mmseg(data: bytes) -> Optional[np.ndarray]:
+    """The image in ``data`` as MMSeg's ``LoadImageFromFile`` decodes it by default
+    (OpenCV, ``flag='color'``), in RGB order: (H, W, 3) ``uint8``, C-contiguous; None if
+    OpenCV cannot decode it."""
+    try:
+        image = mmcv.imfrombytes(data, flag='color', channel_order='rgb', backend='cv2')
+    except cv2.error:  # e.g. no data at all
+        return None
+    return None if image is None else np.ascontiguousarray(image)
 
 
 def to_rgb_array(image: Any) -> np.ndarray:
@@ -154,13 +183,12 @@ def _int32_to_uint16(array: np.ndarray) -> np.ndarray:
 
 # --- Arrays -----------------------------------------------------------------------------
 
-def _read_with_opencv(path: str):
-    """The file decoded by OpenCV (channels in RGB order), or None."""
+def _read_with_opencv(data: bytes) -> Optional[np.ndarray]:
+    """The image decoded by OpenCV at its own depth and channels (RGB order), or None."""
     try:
-        import cv2
-    except ImportError:  # pragma: no cover - opencv comes with mmcv
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
         return None
-    array = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if array is None:
         return None
     if array.ndim == 3 and array.shape[2] in (3, 4):

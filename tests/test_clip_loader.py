@@ -315,19 +315,33 @@ def test_type_error_fallback_of_open_clip_runs_no_code(tmp_path, monkeypatch):
     assert not os.path.exists(marker)
 
 
-def test_open_clip_downloads_are_loaded_weights_only(tmp_path, monkeypatch):
-    """Files open_clip downloads itself cannot be checked first: inside the loader's guard
-    open_clip's retry without weights_only is weights-only too."""
-    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+@pytest.mark.parametrize('model_name, pretrained', [('ViT-B-16', 'openai'),
+                                                     ('hf-hub:org/repo', None)])
+def test_files_open_clip_reads_unchecked_are_refused_if_torch_may_unpickle(
+        tmp_path, monkeypatch, model_name, pretrained):
+    """Weights open_clip downloads itself cannot be checked first; with
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD set open_clip's retry without weights_only would
+    unpickle them: one line, before open_clip is asked, and the environment is left alone."""
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', 'yes')
     monkeypatch.delenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', raising=False)
-    marker = str(tmp_path / 'code_ran')
-    path = tmp_path / 'evil_type_error.pt'
-    _save_type_error_payload(path, marker)
-    with checkpoint_files.weights_only_torch_loads(), pytest.raises(Exception):
-        open_clip.factory.load_state_dict(str(path))
-    assert not os.path.exists(marker)
-    assert os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] == '1'
+    monkeypatch.setattr(loader, 'check_weights_reachable', lambda config: None)
+    with pytest.raises(UserInputError, match='TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=yes would let '
+                                             'open_clip unpickle') as info:
+        load_clip(dict(model_name=model_name, pretrained=pretrained, cache_dir=str(tmp_path)))
+    assert '\n' not in str(info.value)
+    assert os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] == 'yes'
     assert 'TORCH_FORCE_WEIGHTS_ONLY_LOAD' not in os.environ
+
+
+def test_loading_leaves_the_environment_alone(monkeypatch):
+    seen = []
+    real_create_model = open_clip.create_model
+    monkeypatch.setattr(open_clip, 'create_model', lambda *args, **kwargs: seen.append(
+        dict(os.environ)) or real_create_model(*args, **kwargs))
+    before = dict(os.environ)
+    clear_clip_cache()
+    load_clip(SYNTH)
+    assert seen == [before] and dict(os.environ) == before
 
 
 @pytest.mark.parametrize('content, match', [
@@ -529,6 +543,23 @@ def test_cached_tag_weights_need_no_server(monkeypatch, tmp_path):
     assert offline.weights_source(elsewhere) == source['url']
 
 
+@pytest.mark.parametrize('name, alternative', [(HF_WEIGHTS_NAME, 'open_clip_model.safetensors'),
+                                               ('ViT-B-16.bin', 'ViT-B-16.safetensors'),
+                                               ('weights.pth', 'weights.safetensors'),
+                                               ('weights.safetensors', None)])
+def test_hub_weights_count_as_cached_by_their_safetensors_alternative(tmp_path, name,
+                                                                      alternative):
+    """open_clip's hub download tries the safetensors file first; either one cached is no
+    download."""
+    snapshot = tmp_path / 'models--org--repo' / 'snapshots' / 'abc'
+    snapshot.mkdir(parents=True)
+    (tmp_path / 'models--org--repo' / 'refs').mkdir()
+    (tmp_path / 'models--org--repo' / 'refs' / 'main').write_text('abc')
+    assert not offline._hub_weights_cached('org/repo', name, str(tmp_path))
+    (snapshot / (alternative or name)).write_bytes(b'')
+    assert offline._hub_weights_cached('org/repo', name, str(tmp_path))
+
+
 def test_failing_tag_load_that_is_not_the_network_does_not_blame_it(monkeypatch):
     _fail_tag_download(monkeypatch, RuntimeError('checksum does not match'))
     with pytest.raises(UserInputError, match='checksum does not match') as info:
@@ -662,6 +693,10 @@ def test_weights_identity_of_a_local_dir_follows_its_files(tmp_path):
     assert str(folder) in before and 'open_clip_model.safetensors' in before
     weights = folder / 'open_clip_model.safetensors'
     os.utime(weights, ns=(1, 1))
+    assert config.weights_identity() == before  # a new time stamp, the same content
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
     changed = config.weights_identity()
     assert changed != before
     (folder / 'open_clip_config.json').write_text(

@@ -94,19 +94,25 @@ def test_grey_black_and_white_and_palette(tmp_path):
     palette.save(tmp_path / 'p.png')
     np.testing.assert_array_equal(read_rgb(str(tmp_path / 'p.png'))[0], [RED, (0, 255, 0)])
     palette.save(tmp_path / 'p_transparent.png', transparency=1)
+    # A file's transparency is ignored, as MMSeg's LoadImageFromFile ignores it; a PIL
+    # image's is composited over white.
     np.testing.assert_array_equal(read_rgb(str(tmp_path / 'p_transparent.png'))[0],
-                                  [RED, WHITE])
+                                  [RED, (0, 255, 0)])
+    with Image.open(tmp_path / 'p_transparent.png') as image:
+        np.testing.assert_array_equal(to_rgb_array(image)[0], [RED, WHITE])
 
 
-def test_alpha_is_composited_over_white(tmp_path):
+def test_alpha_of_a_file_is_ignored_and_of_an_image_in_memory_composited(tmp_path):
     rgba = np.array([[[255, 0, 0, 255], [255, 0, 0, 0], [0, 0, 0, 128]]], np.uint8)
     Image.fromarray(rgba, mode='RGBA').save(tmp_path / 'rgba.png')
-    expected = [RED, WHITE, [127, 127, 127]]
-    np.testing.assert_array_equal(read_rgb(str(tmp_path / 'rgba.png'))[0], expected)
-    np.testing.assert_array_equal(to_rgb_array(rgba)[0], expected)
+    np.testing.assert_array_equal(read_rgb(str(tmp_path / 'rgba.png'))[0], rgba[0, :, :3])
+    composited = [RED, WHITE, [127, 127, 127]]
+    np.testing.assert_array_equal(to_rgb_array(rgba)[0], composited)
+    with Image.open(tmp_path / 'rgba.png') as image:
+        np.testing.assert_array_equal(to_rgb_array(image)[0], composited)
     grey_alpha = np.array([[[0, 255], [0, 0]]], np.uint8)
     Image.fromarray(grey_alpha, mode='LA').save(tmp_path / 'la.png')
-    np.testing.assert_array_equal(read_rgb(str(tmp_path / 'la.png'))[0], [[0] * 3, WHITE])
+    np.testing.assert_array_equal(read_rgb(str(tmp_path / 'la.png'))[0], [[0] * 3, [0] * 3])
     np.testing.assert_array_equal(to_rgb_array(grey_alpha)[0], [[0] * 3, WHITE])
 
 

@@ -37,6 +37,7 @@ from mmengine.utils import mkdir_or_exist, scandir
 from PIL import Image
 
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
+from mmseg_clipseg.clip.text_encoder import encoding_shared_by_ranks
 from mmseg_clipseg.dist_launch import leave_error
 from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.models.segmentors import check_test_cfg, keep_labels_only
@@ -454,7 +455,10 @@ def evaluate(args: argparse.Namespace) -> None:
     with lock:
         if args.launcher != 'none' and not torch.cuda.is_available():
             _init_cpu_distributed(cfg)
-        EvaluationRunner.from_cfg(cfg).test()
+        # Every rank tests at least one sample, so the ranks can encode each vocabulary
+        # together (each a 1/N share of the prompts).
+        with encoding_shared_by_ranks():
+            EvaluationRunner.from_cfg(cfg).test()
         if torch.distributed.is_initialized():
             # Left to interpreter exit, the process group's threads can abort a process
             # ("terminate called without an active exception"). After a failure the

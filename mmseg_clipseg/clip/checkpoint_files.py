@@ -29,6 +29,10 @@ from ..errors import UserInputError
 _OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 # Training checkpoints keep the weights under one of these keys.
 _WRAPPER_KEYS = ('state_dict', 'model')
+# The variable that makes torch.load without `weights_only` unpickle anything, and the values
+# torch reads as set.
+_FORCE_UNSAFE_LOADS = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+_TORCH_TRUE_VALUES = ('1', 'y', 'yes', 'true')
 # Boilerplate lines of torch's weights-only error that say nothing about the file.
 _TORCH_BOILERPLATE = ('Weights only load failed', 'Please file an issue', 'Check the documentation')
 
@@ -179,27 +183,19 @@ def readable_by_open_clip(path: str) -> Iterator[str]:
         yield converted
 
 
-@contextlib.contextmanager
-def weights_only_torch_loads() -> Iterator[None]:
-    """Force every ``torch.load`` inside to be weights-only.
+def check_weights_only_loads(source: str) -> None:
+    """Refuse to let open_clip read ``source`` (weights it downloads itself, which cannot be
+    checked before) when ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set.
 
     open_clip's ``load_state_dict`` calls ``torch.load(weights_only=True)`` but, when that
     raises ``TypeError`` (meant for torch versions without the argument), retries with a
-    plain ``torch.load``, which unpickles arbitrary objects on torch < 2.6 or with
-    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``; a crafted file can raise that TypeError on
-    purpose. Local files are checked before open_clip sees them; for files open_clip
-    downloads itself (tags, ``hf-hub:``) torch's ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` closes the
-    retry. The environment is process-wide: restored on exit.
+    plain ``torch.load``; that retry is weights-only too (torch >= 2.6), unless this
+    variable makes it unpickle arbitrary objects, and a crafted file can raise the
+    TypeError on purpose. Local files are checked weights-only before open_clip sees them.
     """
-    names = ('TORCH_FORCE_WEIGHTS_ONLY_LOAD', 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ[names[0]] = '1'
-    os.environ.pop(names[1], None)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    value = os.environ.get(_FORCE_UNSAFE_LOADS, '0')
+    if value.lower() in _TORCH_TRUE_VALUES:
+        raise UserInputError(
+            f'{_FORCE_UNSAFE_LOADS}={value} would let open_clip unpickle arbitrary code from '
+            f'{source}, which it reads unchecked; unset it for this run, or download the '
+            'checkpoint and set model.clip.pretrained to its path (read weights-only).')

@@ -1,5 +1,5 @@
 """Which CLIP model to load (:class:`CLIPConfig`), where its weights are, and a string that
-changes whenever they may change (for caches).
+changes whenever they change (for caches): local files are named by their content's digest.
 """
 import dataclasses
 import os
@@ -11,6 +11,7 @@ from open_clip.constants import HF_CONFIG_NAME
 from open_clip.factory import HF_HUB_PREFIX, LOCAL_DIR_PREFIX
 
 from ..errors import UserInputError
+from .file_digest import content_digest
 
 # Checkpoint file endings; any of them may be followed by '.gz' (gzip-compressed).
 _CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt')
@@ -105,7 +106,13 @@ class CLIPConfig:
         return osp.expanduser(self.pretrained) if _looks_like_path(self.pretrained) else None
 
     def weights_identity(self) -> str:
-        """A string that changes whenever the weights may change (for caches)."""
+        """A string that changes whenever the weights change (for caches).
+
+        Local files (a checkpoint, a packaged tag, a ``local-dir:`` folder's files) count by
+        their content (:func:`~.file_digest.content_digest`, hashed once per process per
+        state of the file), so a file rewritten in place with the same size and time stamp
+        gets a new identity. Tags and ``hf-hub:`` names count by name.
+        """
         qg = f'qg={self.quick_gelu}'
         if self.local_dir is not None:
             folder = osp.abspath(self.local_dir)
@@ -124,8 +131,7 @@ class CLIPConfig:
 
 
 def _file_identity(path: str, name: str) -> str:
-    stat = os.stat(path)
-    return f'{name}:{stat.st_size}:{stat.st_mtime_ns}'
+    return f'{name}:sha256={content_digest(path)}'
 
 
 def local_dir_weight_files(folder: str) -> List[str]:

@@ -9,32 +9,31 @@ This package adds only what open_clip lacks: packaged tags, local files it canno
 should not read unchecked (:mod:`.checkpoint_files`), a fail-fast check before a download
 whose server cannot be reached (:mod:`.offline`), and error messages that say what to fix.
 
-Each model is read once per process (a pristine CPU copy is cached) and every
+Each model is read once per process and per content of its weights files (a pristine CPU
+copy is cached, keyed on :meth:`~.config.CLIPConfig.weights_identity`) and every
 :func:`load_clip` call gets its own deep copy, so moving or casting one segmentor's model
 leaves the others alone; inside :func:`shared_clip_models` the calls share one copy.
 """
 import contextlib
 import contextvars
 import copy
-import difflib
-import functools
 import os
 import os.path as osp
 import re
 import socket
 import urllib.error
-from typing import Any, Dict, Iterator, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import open_clip
 import torch
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
-from ..errors import MissingFileError, UserInputError
-from .checkpoint_files import (describe_error, read_state_dict, readable_by_open_clip,
-                               weights_only_torch_loads)
-from .config import (HF_HUB_PREFIX, LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, LOCAL_DIR_WEIGHT_GLOBS,
-                     CLIPConfig, local_dir_weight_files, packaged_weights)
+from ..errors import UserInputError
+from .checkpoint_files import check_weights_only_loads, describe_error, readable_by_open_clip
+from .config import LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, CLIPConfig, packaged_weights
+from .config_checks import (check_checkpoint_file, check_local_dir, check_model_name,
+                            check_no_pretrained, check_pretrained_tag)
 from .offline import check_weights_reachable
 
 __all__ = ['CLIPConfig', 'clear_clip_cache', 'load_clip', 'packaged_weights',
@@ -45,80 +44,6 @@ _NETWORK_ERROR_NAMES = frozenset({
     'LocalEntryNotFoundError', 'OfflineModeIsEnabled', 'ConnectError', 'ConnectTimeout',
     'ReadTimeout', 'TimeoutException', 'ProxyError', 'SSLError', 'ConnectionError',
     'NetworkError'})
-
-
-# --- Checks before open_clip is asked ---------------------------------------------------
-
-def _check_model_name(model_name: str) -> None:
-    """Refuse a name open_clip does not list (names with a prefix are checked apart)."""
-    available = open_clip.list_models()
-    if model_name not in available:
-        close = difflib.get_close_matches(model_name, available, n=5)
-        hint = f' Did you mean: {", ".join(close)}?' if close else ''
-        raise UserInputError(
-            f'Unknown open_clip model {model_name!r}.{hint} open_clip.list_models() lists all '
-            f'names; a folder with {LOCAL_DIR_CONFIG} is "{LOCAL_DIR_PREFIX}/path/to/folder", '
-            f'a hub repository "{HF_HUB_PREFIX}org/repo".')
-
-
-def _check_no_pretrained(config: CLIPConfig) -> None:
-    """Refuse ``pretrained`` with a ``local-dir:`` or ``hf-hub:`` name (open_clip would
-    ignore it)."""
-    if config.pretrained is not None:
-        raise UserInputError(
-            f'model_name {config.model_name!r} brings its own weights; leave pretrained '
-            f'unset instead of {config.pretrained!r}.')
-
-
-def _check_local_dir(folder: str) -> None:
-    if not osp.isdir(folder):
-        if osp.exists(folder):
-            raise UserInputError(f'{LOCAL_DIR_PREFIX} {folder!r} is a file, not a folder. '
-                                 'For a checkpoint file set pretrained to its path instead.')
-        raise MissingFileError(f'The {LOCAL_DIR_PREFIX} folder {folder!r} does not exist.')
-    if not osp.isfile(osp.join(folder, LOCAL_DIR_CONFIG)):
-        raise MissingFileError(
-            f'The {LOCAL_DIR_PREFIX} folder {folder!r} has no {LOCAL_DIR_CONFIG} (open_clip '
-            'reads the architecture from it: {"model_cfg": {...}, "preprocess_cfg": {...}}).')
-    weights = local_dir_weight_files(folder)
-    if not weights:
-        raise MissingFileError(
-            f'The {LOCAL_DIR_PREFIX} folder {folder!r} has no weights file (open_clip looks '
-            f'for {", ".join(LOCAL_DIR_WEIGHT_GLOBS)}, e.g. open_clip_model.safetensors).')
-    for name in weights:
-        if not name.endswith('.safetensors'):  # pickle-based: check it before open_clip
-            path = osp.join(folder, name)
-            read_state_dict(path, path)
-
-
-def _known_tags(model_name: str) -> list:
-    return open_clip.list_pretrained_tags_by_model(model_name) + list(
-        packaged_weights(model_name))
-
-
-def _check_pretrained_tag(model_name: str, tag: str) -> None:
-    tags = _known_tags(model_name)
-    if tag not in tags:
-        raise UserInputError(
-            f'{tag!r} is neither an existing checkpoint file nor a pretrained tag of '
-            f'{model_name!r}. Tags of {model_name}: {", ".join(tags) or "none"}. '
-            'For a local checkpoint give its path.')
-
-
-def _check_checkpoint_file(config: CLIPConfig, path: str) -> None:
-    """Refuse a ``pretrained`` path that is a folder or does not exist, saying what to give
-    instead."""
-    if osp.isdir(path):
-        hint = (f' It holds {LOCAL_DIR_CONFIG}: use model_name="{LOCAL_DIR_PREFIX}{path}" '
-                'and no pretrained.' if osp.isfile(osp.join(path, LOCAL_DIR_CONFIG))
-                else ' Give the checkpoint file inside it.')
-        raise UserInputError(f'CLIP checkpoint {config.pretrained!r} is a folder, not a '
-                             f'file.{hint}')
-    if not osp.isfile(path):
-        raise MissingFileError(
-            f'CLIP checkpoint file {config.pretrained!r} does not exist. Give the path of a '
-            f'downloaded checkpoint, or a pretrained tag of {config.model_name!r}: '
-            f'{", ".join(_known_tags(config.model_name)) or "none"}.')
 
 
 # --- open_clip.create_model, its errors in one line -------------------------------------
@@ -180,8 +105,10 @@ def _create_model(config: CLIPConfig, pretrained: Optional[str], source: str) ->
 
     ``source`` describes the weights for messages; ``pretrained`` is what open_clip gets."""
     downloads = config.is_hf_hub or (pretrained is not None and not osp.isfile(pretrained))
+    if downloads:
+        check_weights_only_loads(source)
     try:
-        with torch.random.fork_rng(devices=[]), weights_only_torch_loads():
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.init_seed)
             return open_clip.create_model(
                 config.model_name, pretrained=pretrained, force_quick_gelu=config.quick_gelu,
@@ -213,26 +140,26 @@ def _create_model(config: CLIPConfig, pretrained: Optional[str], source: str) ->
 
 def _build(config: CLIPConfig) -> nn.Module:
     if config.local_dir is not None:
-        _check_no_pretrained(config)
-        _check_local_dir(config.local_dir)
+        check_no_pretrained(config)
+        check_local_dir(config.local_dir)
         return _create_model(config, None, f'the checkpoint in {config.local_dir!r}')
     if config.is_hf_hub:
-        _check_no_pretrained(config)
+        check_no_pretrained(config)
         if not config.hub_repo:
             raise UserInputError("An 'hf-hub:' model name needs a repository, e.g. "
                                  "'hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K'.")
         check_weights_reachable(config)  # before open_clip's download retries
         return _create_model(config, None, f'the checkpoint of {config.model_name!r}')
-    _check_model_name(config.model_name)
+    check_model_name(config.model_name)
     if config.pretrained is None:
         return _create_model(config, None, 'random weights')
     path = config.checkpoint_path
     if path is None:  # an open_clip tag
-        _check_pretrained_tag(config.model_name, config.pretrained)
+        check_pretrained_tag(config.model_name, config.pretrained)
         check_weights_reachable(config)
         return _create_model(config, config.pretrained,
                              f'the {config.model_name} checkpoint for tag {config.pretrained!r}')
-    _check_checkpoint_file(config, path)
+    check_checkpoint_file(config, path)
     with readable_by_open_clip(path) as readable:
         return _create_model(config, readable, f'checkpoint {path!r}')
 
@@ -254,12 +181,33 @@ def _check_dense_vit(model: nn.Module, model_name: str) -> None:
 
 # --- One read per process, one copy per build -------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+# The model as loaded for each config, on CPU in eval mode, with the weights' identity it
+# was read with; never handed out (only copies of it).
+_PRISTINE: Dict[CLIPConfig, Tuple[str, nn.Module]] = {}
+
+
 def _load_pristine(config: CLIPConfig) -> nn.Module:
-    """The model as loaded, on CPU in eval mode; never handed out (only copies of it)."""
+    """The cached model of ``config``, read again when its weights changed since (by
+    content: :meth:`CLIPConfig.weights_identity`)."""
+    identity = _weights_identity(config)
+    cached = _PRISTINE.get(config)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    _PRISTINE.pop(config, None)  # a stale copy is not kept beside the new one
     model = _build(config)
     _check_dense_vit(model, config.model_name)
+    if identity is not None and _weights_identity(config) == identity:
+        _PRISTINE[config] = (identity, model.eval())  # (else it changed while being read)
     return model.eval()
+
+
+def _weights_identity(config: CLIPConfig) -> Optional[str]:
+    """The weights' identity, or None for files that cannot be read (:func:`_build` then
+    says what is wrong with them)."""
+    try:
+        return config.weights_identity()
+    except OSError:
+        return None
 
 
 # Within shared_clip_models(): the models handed out so far, by config.
@@ -287,14 +235,15 @@ def shared_clip_models() -> Iterator[None]:
 def clear_clip_cache() -> None:
     """Forget the loaded models kept for later :func:`load_clip` calls (one CPU copy per
     config); the next call reads its checkpoint again."""
-    _load_pristine.cache_clear()
+    _PRISTINE.clear()
 
 
 def load_clip(config: Union[CLIPConfig, Mapping[str, Any]]) -> nn.Module:
     """The open_clip CLIP model for ``config``, in eval mode on CPU; nothing here trains it.
 
-    The checkpoint is read once per process: the loaded model stays cached on CPU (one extra
-    copy of the weights in host memory per config; :func:`clear_clip_cache` frees them) and
+    The checkpoint is read once per process and per content of its file (a file rewritten
+    in place is read again): the loaded model stays cached on CPU (one extra copy of the
+    weights in host memory per config; :func:`clear_clip_cache` frees them) and
     each call returns a deep copy of it, so changing one model (``.half()``, ``.to('cuda')``)
     never changes another. Inside :func:`shared_clip_models` calls with equal configs return
     the same copy.

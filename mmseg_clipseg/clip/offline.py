@@ -11,8 +11,8 @@ import threading
 from typing import List, Optional, Sequence
 
 import open_clip
-from open_clip.constants import HF_CONFIG_NAME, HF_WEIGHTS_NAME
-from open_clip.pretrained import _get_safe_alternatives, has_hf_hub
+from open_clip.constants import HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
+from open_clip.pretrained import has_hf_hub
 
 from ..errors import UserInputError
 from .config import CLIPConfig
@@ -32,10 +32,21 @@ def _hub_files_cached(repo: str, names: Sequence[str], cache_dir: Optional[str])
                for name in names)
 
 
+def _safetensors_alternative(name: str) -> List[str]:
+    """The safetensors file open_clip's hub download tries before the weights file
+    ``name``: open_clip_model.safetensors for its default .bin name, else the same name
+    ending in .safetensors for a .bin or .pth file (as ``download_pretrained_from_hf``)."""
+    if name == HF_WEIGHTS_NAME:
+        return [HF_SAFE_WEIGHTS_NAME]
+    if name.endswith(('.bin', '.pth')):
+        return [osp.splitext(name)[0] + '.safetensors']
+    return []
+
+
 def _hub_weights_cached(repo: str, name: str, cache_dir: Optional[str]) -> bool:
     """Whether the weights file open_clip fetches for ``name`` of ``repo`` is cached: its
     safetensors alternative (tried first) or ``name`` itself."""
-    return _hub_files_cached(repo, [*_get_safe_alternatives(name), name], cache_dir)
+    return _hub_files_cached(repo, [*_safetensors_alternative(name), name], cache_dir)
 
 
 def weights_source(config: CLIPConfig) -> Optional[str]:

@@ -1,10 +1,16 @@
-"""Class text embeddings from CLIP's text tower, batched and cut to the prompts' length."""
+"""Class text embeddings from CLIP's text tower, batched and cut to the prompts' length;
+in a distributed run, optionally encoded once for all ranks (:func:`encoding_shared_by_ranks`).
+"""
 import contextlib
-from typing import List, Optional, Sequence, Tuple
+import contextvars
+import hashlib
+import json
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import open_clip
 import torch
 import torch.nn.functional as F
+from mmengine import dist
 from mmengine.logging import print_log
 from open_clip.transformer import text_global_pool
 from torch import nn
@@ -21,6 +27,33 @@ _END_OF_TEXT_POOLS = ('argmax', 'eos')
 TEXT_PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 # Encodings of at least this many batches log their progress.
 _PROGRESS_MIN_BATCHES = 10
+# Whether the ranks of a distributed run encode vocabularies together (see below).
+_SHARED_BY_RANKS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    'mmseg_clipseg_text_encoding_shared_by_ranks', default=False)
+
+
+@contextlib.contextmanager
+def encoding_shared_by_ranks() -> Iterator[None]:
+    """Within this context, in a distributed run, :meth:`TextEmbedder.class_embeddings`
+    encodes each vocabulary once for all ranks: each rank encodes every N-th batch of
+    prompts and the ranks gather the rest (ADE-847's 102,480 prompts cost each of N GPUs a
+    1/N share). Rank 0 alone reads the disk cache (and sends what it finds to the others)
+    and writes it.
+
+    Every rank must then call ``class_embeddings`` for the same vocabularies in the same
+    order, as in ``tools/test.py``'s test loop (each rank tests at least one sample);
+    otherwise the ranks wait for each other forever. Outside this context each rank encodes
+    on its own.
+    """
+    token = _SHARED_BY_RANKS.set(True)
+    try:
+        yield
+    finally:
+        _SHARED_BY_RANKS.reset(token)
+
+
+def _shared_by_ranks() -> bool:
+    return _SHARED_BY_RANKS.get() and dist.get_world_size() > 1
 
 
 class TextEmbedder(nn.Module):
@@ -108,7 +141,9 @@ class TextEmbedder(nn.Module):
 
     @torch.no_grad()
     def encode_prompts(self, prompts: Sequence[str], truncate: bool = True) -> torch.Tensor:
-        """Encode prompts in batches of similar length.
+        """Encode prompts in batches of similar length; under :func:`encoding_shared_by_ranks`
+        each rank of a distributed run encodes every N-th batch and gathers the others
+        (the same batches as one process encodes, so the same result).
 
         Returns:
             Tensor: L2-normalised embeddings in fp32, shape (P, C), in the order of
@@ -120,18 +155,48 @@ class TextEmbedder(nn.Module):
         self._check_not_cut(prompts, lengths, tokens.shape[1])
         # Sorting by length makes each batch as short as its longest member allows.
         order = torch.argsort(lengths, stable=True)
-        starts = range(0, len(prompts), self.batch_size)
-        encoded = []
-        for count, start in enumerate(starts, 1):
-            encoded.append(self.encode_tokens(
-                tokens[order[start:start + self.batch_size]].to(device), truncate).float())
-            if len(starts) >= _PROGRESS_MIN_BATCHES and count % (len(starts) // 10) == 0:
-                print_log(f'text encoding: {min(start + self.batch_size, len(prompts))} / '
-                          f'{len(prompts)} prompts', logger='current')
+        batches = [order[start:start + self.batch_size]
+                   for start in range(0, len(prompts), self.batch_size)]
+        rank, world_size = (dist.get_rank(), dist.get_world_size()) if _shared_by_ranks() \
+            else (0, 1)
+        own, encoded = batches[rank::world_size], []
+        for count, batch in enumerate(own, 1):
+            encoded.append(self.encode_tokens(tokens[batch].to(device), truncate).float())
+            if len(own) >= _PROGRESS_MIN_BATCHES and count % (len(own) // 10) == 0:
+                print_log(f'text encoding: {sum(len(done) for done in own[:count])} / '
+                          f'{sum(len(batch) for batch in own)} prompts', logger='current')
+        if world_size > 1:
+            encoded = self._gather_batches(encoded, [len(batch) for batch in batches])
         encoded = torch.cat(encoded)
         embeddings = torch.empty_like(encoded)
         embeddings[order.to(device)] = encoded
         return F.normalize(embeddings, dim=-1)
+
+    @property
+    def embed_dim(self) -> int:
+        """The width C of the text embeddings."""
+        if self.text_projection is None:
+            return self.ln_final.normalized_shape[0]
+        if isinstance(self.text_projection, nn.Linear):
+            return self.text_projection.out_features
+        return self.text_projection.shape[1]
+
+    def _gather_batches(self, own: List[torch.Tensor],
+                        sizes: List[int]) -> List[torch.Tensor]:
+        """All batches in order, from each rank's own batches (rank r encoded batches r,
+        r + N, ...; ``sizes`` are the rows of every batch)."""
+        world_size = dist.get_world_size()
+        counts = [sum(sizes[rank::world_size]) for rank in range(world_size)]
+        padded = torch.zeros((max(counts), self.embed_dim), device=self.device)
+        if own:
+            padded[:counts[dist.get_rank()]] = torch.cat(own)
+        gathered = dist.all_gather(padded)
+        batches, taken = [], [0] * world_size
+        for index, size in enumerate(sizes):
+            owner = index % world_size
+            batches.append(gathered[owner][taken[owner]:taken[owner] + size])
+            taken[owner] += size
+        return batches
 
     def _check_not_cut(self, prompts: Sequence[str], lengths: torch.Tensor,
                        context: int) -> None:
@@ -168,19 +233,45 @@ class TextEmbedder(nn.Module):
         class_index = torch.tensor(
             [index for index, synonyms in enumerate(classes) for _ in synonyms])
         class_index = class_index.to(self.device)
-        key = None
+        shared = _shared_by_ranks()
+        key, cached = None, None
         if cache_identity is not None:
             # Half-precision embeddings differ slightly from fp32 ones: keep them apart.
             precision = self.precision
             identity = cache_identity if precision == 'fp32' else f'{cache_identity}|{precision}'
             key = text_cache.cache_key(identity, classes, templates)
-            cached = text_cache.load(key, num_rows=len(names))
-            if cached is not None:
-                return cached.to(self.device), class_index
+            if not shared or dist.get_rank() == 0:
+                cached = text_cache.load(key, num_rows=len(names))
+        if shared:
+            cached = self._shared_from_rank_zero(cached, len(names), classes, templates)
+        if cached is not None:
+            return cached.to(self.device), class_index
         prompts = [fill_template(template, name) for name in names for template in templates]
         per_prompt = self.encode_prompts(prompts)
         per_name = per_prompt.view(len(names), len(templates), -1).mean(dim=1)
         embeddings = F.normalize(per_name, dim=-1)
-        if key is not None:
+        if key is not None and (not shared or dist.get_rank() == 0):
             text_cache.save(key, embeddings)
         return embeddings, class_index
+
+    def _shared_from_rank_zero(self, cached: Optional[torch.Tensor], num_names: int,
+                               classes: Sequence[Sequence[str]],
+                               templates: Sequence[str]) -> Optional[torch.Tensor]:
+        """The embeddings rank 0 found in the disk cache (``cached`` there), sent to every
+        rank; None if it found none (then all ranks encode them together). Refuses ranks
+        that ask for different vocabularies."""
+        vocabulary = json.dumps([[list(names) for names in classes], list(templates),
+                                 self.effective_precision])
+        digest = hashlib.sha256(vocabulary.encode('utf-8')).hexdigest()
+        states = dist.all_gather_object((digest, cached is not None))
+        if len({state[0] for state in states}) > 1:
+            raise RuntimeError('The ranks asked for text embeddings of different '
+                               'vocabularies inside encoding_shared_by_ranks(); each rank '
+                               'must encode the same vocabularies in the same order.')
+        if not states[0][1]:
+            return None
+        if cached is None:
+            cached = torch.empty((num_names, self.embed_dim), device=self.device)
+        cached = cached.to(self.device)
+        dist.broadcast(cached, src=0)
+        return cached

@@ -6,6 +6,7 @@ winning class is the class of the name with the highest ``s`` and its probabilit
 ``exp(max s - logsumexp s)``: a running max and a running log-sum-exp over chunks of names
 give both exactly.
 """
+import math
 from typing import Optional
 
 import torch
@@ -60,8 +61,10 @@ def area_suppressed_classes(labels: Tensor, num_classes: int, area_thd: float) -
     Returns:
         Tensor: (K,) bool, True for a suppressed class.
     """
-    areas = torch.bincount(labels.flatten(), minlength=num_classes).double()
-    foreground = areas[1:].sum()
+    areas = torch.bincount(labels.flatten(), minlength=num_classes)
+    # An integer count is <= t exactly when it is <= floor(t); t in float64 on the host, as
+    # some devices (Apple's MPS) have no float64.
+    limit = math.floor(area_thd * int(areas[1:].sum()))
     suppressed = torch.zeros_like(areas, dtype=torch.bool)
-    suppressed[1:] = areas[1:] <= area_thd * foreground
+    suppressed[1:] = areas[1:] <= limit
     return suppressed

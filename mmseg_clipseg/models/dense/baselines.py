@@ -46,21 +46,22 @@ def sclip_block(block: nn.Module, x: Tensor) -> Tensor:
 @functools.lru_cache(maxsize=16)
 def neighbourhood_bias(grid: Tuple[int, int], sigma: float = NACLIP_SIGMA,
                        device: Optional[torch.device] = None) -> Tensor:
-    """NACLIP's Gaussian window over patch positions, built once per grid size and device
-    (computed in float64, kept in fp32).
+    """NACLIP's Gaussian window over patch positions, built once per grid size and device:
+    computed on the CPU in float64 and moved to ``device`` in fp32 (devices such as Apple's
+    MPS have no float64).
 
     Returns:
-        Tensor: ``G``, shape (1 + h*w, 1 + h*w), ``G_ij = exp(-|p_i - p_j|² / (2σ²))`` for
-        patches and 0 on the ``[CLS]`` row and column.
+        Tensor: ``G``, shape (1 + h*w, 1 + h*w), fp32 on ``device``,
+        ``G_ij = exp(-|p_i - p_j|² / (2σ²))`` for patches and 0 on the ``[CLS]`` row and
+        column.
     """
-    rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float64, device=device),
-                                torch.arange(grid[1], dtype=torch.float64, device=device),
-                                indexing='ij')
+    rows, cols = torch.meshgrid(torch.arange(grid[0], dtype=torch.float64),
+                                torch.arange(grid[1], dtype=torch.float64), indexing='ij')
     positions = torch.stack([rows.flatten(), cols.flatten()], dim=1)
     squared = torch.cdist(positions, positions).square()
     bias = squared.new_zeros((positions.shape[0] + 1, positions.shape[0] + 1))
     bias[1:, 1:] = torch.exp(-squared / (2 * sigma**2))
-    return bias.float()
+    return bias.to(device=device, dtype=torch.float32)
 
 
 def naclip_block(block: nn.Module, x: Tensor, grid: Tuple[int, int]) -> Tensor:
