@@ -261,7 +261,7 @@ class TextEmbedder(nn.Module):
         rank; None if it found none (then all ranks encode them together). Refuses ranks
         that ask for different vocabularies."""
         vocabulary = json.dumps([[list(names) for names in classes], list(templates),
-                                 self.effective_precision])
+                                 self.precision])
         digest = hashlib.sha256(vocabulary.encode('utf-8')).hexdigest()
         states = dist.all_gather_object((digest, cached is not None))
         if len({state[0] for state in states}) > 1:
