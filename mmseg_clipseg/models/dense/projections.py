@@ -36,20 +36,24 @@ def qkv(block: nn.Module, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     return F.linear(block.ln_1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
 
 
-def project_query(block: nn.Module, x: Tensor) -> Tensor:
-    """The block's query projection of ``ln_1(x)``: (B, T, D) -> (B, T, D)."""
+def _in_projection(block: nn.Module, x: Tensor, part: int) -> Tensor:
+    """One of the packed input projections of ``ln_1(x)``: part 0 query, 1 key, 2 value.
+    (B, T, D) -> (B, T, D)."""
     dim = x.shape[-1]
     attn = block.attn
-    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[:dim]
-    return F.linear(block.ln_1(x), attn.in_proj_weight[:dim], bias)
+    rows = slice(part * dim, (part + 1) * dim)
+    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[rows]
+    return F.linear(block.ln_1(x), attn.in_proj_weight[rows], bias)
+
+
+def project_query(block: nn.Module, x: Tensor) -> Tensor:
+    """The block's query projection of ``ln_1(x)``: (B, T, D) -> (B, T, D)."""
+    return _in_projection(block, x, 0)
 
 
 def project_key(block: nn.Module, x: Tensor) -> Tensor:
     """The block's key projection of ``ln_1(x)``: (B, T, D) -> (B, T, D)."""
-    dim = x.shape[-1]
-    attn = block.attn
-    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[dim:2 * dim]
-    return F.linear(block.ln_1(x), attn.in_proj_weight[dim:2 * dim], bias)
+    return _in_projection(block, x, 1)
 
 
 def value_path(block: nn.Module, x: Tensor) -> Tensor:
@@ -63,11 +67,7 @@ def value_path(block: nn.Module, x: Tensor) -> Tensor:
     Returns:
         Tensor: Shape (B, T, D).
     """
-    dim = x.shape[-1]
-    attn = block.attn
-    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[2 * dim:]
-    value = F.linear(block.ln_1(x), attn.in_proj_weight[2 * dim:], bias)
-    return block.ls_1(attn.out_proj(value))
+    return block.ls_1(block.attn.out_proj(_in_projection(block, x, 2)))
 
 
 def attend(block: nn.Module, probs: Tensor, value: Tensor) -> Tensor:
