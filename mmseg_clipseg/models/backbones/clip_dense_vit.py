@@ -19,12 +19,12 @@ from ..dense import (CRA_FEATURES, CRA_MIXES, DSI_VALUE_PATHS, attention_mix, cl
 from ..dense.projections import project_key, project_query
 from ...errors import UserInputError
 from ..settings import check_choice, check_int, check_number, with_defaults
+from .positional import POS_INTERPOLATIONS, interpolate_positional_embedding
 
 DENSE_MODES = ('clipseg', 'maskclip', 'sclip', 'clearclip', 'clearclip_qk', 'naclip', 'vanilla')
 ATTENTIONS = ('cra', 'identity')
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 PARTIAL_PATCHES = ('pad', 'drop')
-POS_INTERPOLATIONS = ('size', 'naclip')
 # Attention over more patches than this (e.g. a 6000x6000 image as one window) needs more
 # memory than any device has: such inputs are refused with a hint instead of an allocation
 # failure deep inside.
@@ -155,23 +155,9 @@ class CLIPDenseBackbone(BaseModule):
         Returns:
             Tensor: Shape (1 + h*w, D), the ``[CLS]`` position first.
         """
-        embedding = self.visual.positional_embedding
-        source_grid = tuple(self.visual.grid_size)
-        if tuple(grid) == source_grid:
-            return embedding
-        patches = embedding[1:].reshape(1, *source_grid, -1).permute(0, 3, 1, 2).float()
-        if self.pos_interpolation == 'naclip':
-            # NACLIP keeps the trained embedding whenever the token count matches, and scales
-            # by (n + 0.1) / grid so that the output has exactly n positions.
-            if grid[0] * grid[1] == source_grid[0] * source_grid[1]:
-                return embedding
-            scale = tuple((n + 0.1) / source for n, source in zip(grid, source_grid))
-            patches = F.interpolate(patches, scale_factor=scale, mode='bicubic',
-                                    align_corners=False, recompute_scale_factor=False)
-        else:
-            patches = F.interpolate(patches, size=grid, mode='bicubic', align_corners=False)
-        patches = patches.to(embedding.dtype).permute(0, 2, 3, 1).flatten(1, 2)[0]
-        return torch.cat([embedding[:1], patches], dim=0)
+        return interpolate_positional_embedding(self.visual.positional_embedding,
+                                                self.visual.grid_size, grid,
+                                                self.pos_interpolation)
 
     def embed(self, inputs: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
         """Patch embedding, ``[CLS]``, positions and ``ln_pre``: ``X_0``.
