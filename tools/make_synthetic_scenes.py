@@ -26,6 +26,7 @@ from PIL import Image
 from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.progress import track
 from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_scenes'
@@ -74,7 +75,7 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
     captions = []
-    for index in range(num_images):
+    for index in track(range(num_images), num_images, TOOL, unit='scenes'):
         scene = generator.sample(rng)
         name = f'{index:06d}'
         Image.fromarray(scene.image).save(osp.join(img_dir, f'{name}.png'))
