@@ -9,9 +9,10 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
 )
 vis_backends = [dict(type='LocalVisBackend')]
-# Named after the run by the runner (mmengine's default), so that several runners in one
-# process (tools/compare_dense_modes.py) each build their own.
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends)
+# --show-dir pictures: image, ground truth and prediction side by side, in the colours
+# tools/demo.py gives the same classes. Named after the run by the runner (mmengine's
+# default), so that several runners in one process each build their own.
+visualizer = dict(type='SideBySideVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

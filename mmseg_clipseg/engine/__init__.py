@@ -1,4 +1,5 @@
 from .class_names_check import ClassNamesCheckHook
+from .side_by_side_visualizer import SideBySideVisualizer
 from .timed_logger_hook import TimedLoggerHook
 
-__all__ = ['ClassNamesCheckHook', 'TimedLoggerHook']
+__all__ = ['ClassNamesCheckHook', 'SideBySideVisualizer', 'TimedLoggerHook']
