@@ -81,3 +81,19 @@ def test_demo_and_show_dir_colour_a_class_alike(scenes, tmp_path, capsys):
     assert swatches <= show_colours
     picture = Image.open(shown)
     assert picture.height >= 256 and picture.width >= 3 * 256  # image | truth | prediction
+
+
+def test_visualizer_draws_panels_for_mmseg_callers():
+    """What MMSeg's visualization hook and MMSegInferencer call: add_datasample, get_image."""
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmseg_clipseg.engine import SideBySideVisualizer
+    visualizer = SideBySideVisualizer(name='test_visualizer_draws_panels')
+    visualizer.dataset_meta = dict(classes=list(CLASSES))  # no palette: palette_for's
+    sample = SegDataSample(pred_sem_seg=PixelData(data=torch.ones(1, 32, 32, dtype=torch.long)))
+    visualizer.add_datasample('x', np.zeros((32, 32, 3), np.uint8), sample, draw_gt=False)
+    drawn = visualizer.get_image()
+    assert drawn.shape[0] > 256 and drawn.shape[1] > 2 * 256  # image | prediction
+    assert tuple(PALETTE[1]) in _colours(drawn)  # water's swatch in the dataset's colour

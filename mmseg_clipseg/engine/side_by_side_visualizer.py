@@ -43,6 +43,7 @@ class SideBySideVisualizer(SegLocalVisualizer):
         if not palette or len(palette) != len(classes):
             palette = palette_for(classes)
         drawn = np.asarray(render_panels(image, maps, classes, palette))
+        self.set_image(drawn)  # what get_image() returns, e.g. to MMSegInferencer
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)
         if out_file is not None:
