@@ -185,7 +185,9 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
             argv: Optional[List[str]] = None) -> int:
     """Run a tool's ``main``; print a user mistake as one ``error:`` line, no traceback.
 
-    Set ``MMSEG_CLIPSEG_DEBUG=1`` to get the traceback anyway.
+    Set ``MMSEG_CLIPSEG_DEBUG=1`` to get the traceback anyway (a developer's switch: the
+    message of a user mistake says all a user needs, so it is not advertised there; any
+    other error keeps its traceback).
 
     Returns:
         int: The exit status: 0 on success, 1 after a user mistake.
@@ -195,7 +197,6 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
     except UserInputError as error:
         if os.environ.get('MMSEG_CLIPSEG_DEBUG'):
             raise
-        print(f'error: {error}\n(set MMSEG_CLIPSEG_DEBUG=1 to see the traceback)',
-              file=sys.stderr)
+        print(f'error: {error}', file=sys.stderr)
         return 1
     return 0

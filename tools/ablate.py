@@ -32,6 +32,7 @@ from mmseg.registry import MODELS
 from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
 from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
+from mmseg_clipseg.evaluation.progress import Progress
 
 Overrides = Dict[str, Any]
 Variant = Tuple[str, Overrides]
@@ -146,20 +147,24 @@ def ablate(config: str, data_root: Optional[str] = None, only: Optional[Sequence
     rows: List[Dict[str, Any]] = []
     done: Dict[str, Dict[str, Any]] = {}
     original = segmentor.backbone
+    keys = [_canonical(with_overrides(base_settings, overrides), depth)
+            for _, _, overrides in plan]
+    progress = Progress(len(set(keys)) * len(runner.test_dataloader.dataset), 'ablate',
+                        status=f'1/{len(set(keys))} {FULL}')
     try:
-        for group, name, overrides in plan:
-            settings = with_overrides(base_settings, overrides)
-            key = _canonical(settings, depth)
+        for (group, name, overrides), key in zip(plan, keys):
             if key not in done:
-                segmentor.backbone = (original if not overrides else
-                                      MODELS.build(settings).to(device).eval())
+                segmentor.backbone = (original if not overrides else MODELS.build(
+                    with_overrides(base_settings, overrides)).to(device).eval())
+                progress.update(0, status=f'{len(done) + 1}/{len(set(keys))} {name}')
                 result = per_class_iou(runner.model, runner.test_dataloader,
-                                       cfg.test_evaluator)
+                                       cfg.test_evaluator, progress)
                 result.update(iou_summaries(result['classes'], result['iou']))
                 done[key] = result
             rows.append(dict(group=group, variant=name, settings=overrides, **done[key]))
     finally:
         segmentor.backbone = original
+        progress.close()
     return rows
 
 

@@ -26,10 +26,12 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from torch.autograd import profiler_legacy
 from torch.profiler import ProfilerActivity, profile
 
 from mmseg_clipseg.cli import ConfigOptionsAction, load_config, run_cli
 from mmseg_clipseg.clip import resolve_templates
+from mmseg_clipseg.evaluation.progress import Progress, track
 
 SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
 
@@ -92,10 +94,13 @@ def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float
 
 def section_times(model: torch.nn.Module, images: torch.Tensor, device: str) -> Dict[str, float]:
     """Milliseconds per batch in each labelled section, from one profiled run."""
-    activities = [ProfilerActivity.CPU]
     if device.startswith('cuda'):
-        activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities) as profiler:
+        recorder = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+    else:
+        # The labelled ranges' CPU times, without kineto: on a machine without a GPU it
+        # logs "gpuGetDeviceCount failed" and two lines per run to stderr.
+        recorder = profiler_legacy.profile()
+    with recorder as profiler:
         run_once(model, images, device)
     totals = {name: 0.0 for name in SECTIONS}
     for event in profiler.key_averages():
@@ -165,16 +170,20 @@ def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
     The timed runs of the variants are interleaved, so that a change of machine load during
     the benchmark affects every variant alike and their ratios stay meaningful.
     """
-    for model in models.values():
+    # Warm-up, timed and profiled runs of every variant, shown as they are done (stderr).
+    progress = Progress(len(models) * (args.warmup + args.repeats + 1), 'benchmark', 'runs')
+    for label, model in models.items():
         for _ in range(args.warmup):
             run_once(model, images, args.device)
+            progress.update(status=f'warm-up {label}')
     seconds = {label: [] for label in models}
     peaks = {label: 0.0 for label in models}
-    for _ in range(args.repeats):
+    for repeat in range(args.repeats):
         for label, model in models.items():
             with PeakMemory(args.device) as memory:
                 seconds[label].append(run_once(model, images, args.device))
             peaks[label] = max(peaks[label], memory.megabytes)
+            progress.update(status=f'timed run {repeat + 1}/{args.repeats}')
     results = {}
     for label, model in models.items():
         median = statistics.median(seconds[label])
@@ -182,6 +191,8 @@ def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
                               images_per_s=images.shape[0] / median, peak_mb=peaks[label])
         results[label].update({name: value / images.shape[0] for name, value in
                                section_times(model, images, args.device).items()})
+        progress.update(status=f'profiled {label}')
+    progress.close()
     return results
 
 
@@ -214,7 +225,8 @@ def benchmark_images(args, cfg: Config) -> None:
     images = torch.randint(0, 256, (args.batch_size, 3, *args.input_size),
                            generator=generator, dtype=torch.uint8).to(args.device)
     models = {label: build_model(cfg, args.device, **overrides)
-              for label, overrides in variants(args)}
+              for label, overrides in track(variants(args), len(variants(args)),
+                                            'benchmark: building', 'models')}
     rows = list(measure(models, images, args).items())
     baseline = rows[0][1]['ms_per_image']
     memory_kind = 'CUDA allocated' if args.device.startswith('cuda') else 'resident set'
@@ -238,9 +250,11 @@ def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> 
     prompts = sum(map(len, head.text_classes)) * len(head.templates)
     synchronize(args.device)
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), Progress(1, f'benchmark: encoding {prompts} prompts',
+                                   'passes') as progress:
         head.text_embedder.class_embeddings(head.text_classes, head.templates, None)
-    synchronize(args.device)
+        synchronize(args.device)
+        progress.update()
     text = time.perf_counter() - start
     run = text + args.run_images * seconds_per_image
     print(f'text encoding, once per run without the disk cache: {prompts} prompts in '
@@ -261,8 +275,10 @@ def benchmark_text(args, cfg: Config) -> None:
     for label, truncate in (('all positions', False), ('cut to prompt length', True)):
         synchronize(args.device)
         start = time.perf_counter()
-        head.text_embedder.encode_prompts(prompts, truncate=truncate)
-        synchronize(args.device)
+        with Progress(1, f'benchmark: encoding, {label}', 'passes') as progress:
+            head.text_embedder.encode_prompts(prompts, truncate=truncate)
+            synchronize(args.device)
+            progress.update()
         timings[label] = time.perf_counter() - start
         print(f'encode, {label:<22}{timings[label]:>9.2f} s')
     speedup = timings['all positions'] / timings['cut to prompt length']

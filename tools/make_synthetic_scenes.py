@@ -26,6 +26,7 @@ from PIL import Image
 from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.progress import track
 from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_scenes'
@@ -57,9 +58,10 @@ def check_settings(num_images: int, seed: int, size: int) -> None:
 
 
 def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, show_progress: bool = False) -> None:
     """Write ``num_images`` scenes drawn with ``seed`` under ``root`` (see the module
-    docstring for when an existing folder is refused).
+    docstring for when an existing folder is refused); ``show_progress``: count them on
+    stderr.
 
     Raises:
         UserInputError: Bad settings, or ``root`` is not a folder this tool may write.
@@ -74,7 +76,8 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
     captions = []
-    for index in range(num_images):
+    indices = range(num_images)
+    for index in track(indices, num_images, TOOL, 'scenes') if show_progress else indices:
         scene = generator.sample(rng)
         name = f'{index:06d}'
         Image.fromarray(scene.image).save(osp.join(img_dir, f'{name}.png'))
@@ -95,7 +98,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help='replace a dataset this tool wrote earlier into OUT')
     args = parser.parse_args(argv)
     try:
-        write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite)
+        write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite,
+                     show_progress=True)
     except OSError as error:  # e.g. no permission, disk full
         raise UserInputError(f'Could not write to {args.out!r}: {error.strerror or error}.') \
             from error

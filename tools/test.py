@@ -32,7 +32,6 @@ from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist, scandir
 from PIL import Image
 
@@ -40,6 +39,7 @@ from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config,
 from mmseg_clipseg.clip.text_encoder import encoding_shared_by_ranks
 from mmseg_clipseg.dist_launch import leave_error
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation import FittedLoaderRunner
 from mmseg_clipseg.models.segmentors import check_test_cfg, keep_labels_only
 from mmseg_clipseg.models.settings import check_bool, check_int
 
@@ -343,8 +343,7 @@ def work_dir_lock(work_dir: str) -> Iterator[None]:
 # Console records that tell a user nothing (the log file keeps them).
 _CONSOLE_DROPPED = ('Hooks will be executed in the following order',
                     'Config:\n',
-                    'Distributed training is not used',
-                    'The prefix is not set in metric class')
+                    'Distributed training is not used')
 
 
 class _EnvironmentRecord(logging.Filter):
@@ -367,8 +366,9 @@ class _ConsoleNoise(logging.Filter):
         return not (isinstance(record.msg, str) and record.msg.startswith(_CONSOLE_DROPPED))
 
 
-class EvaluationRunner(Runner):
-    """mmengine's Runner with a console that shows what a user reads."""
+class EvaluationRunner(FittedLoaderRunner):
+    """mmengine's Runner with a console that shows what a user reads, and a test loader
+    fitted to the machine (workers, pinned memory) when it is built."""
 
     def build_logger(self, *args, **kwargs):
         logger = super().build_logger(*args, **kwargs)
@@ -389,7 +389,7 @@ def _enable_visualization(cfg, show_dir: str) -> None:
 
 def _init_cpu_distributed(cfg) -> None:
     """Without CUDA, use gloo: mmengine's own init would call torch.cuda.set_device."""
-    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    cfg.env_cfg.dist_cfg = dict(cfg.env_cfg.get('dist_cfg', {}), backend='gloo')
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
 
