@@ -52,6 +52,20 @@ def parse_option_value(text: str) -> Any:
     return DictAction._parse_int_float_bool(text.strip('\'"'))
 
 
+def parse_cfg_options(pairs: Optional[Sequence[str]],
+                      option: str = '--cfg-options') -> Dict[str, Any]:
+    """``KEY=VALUE`` strings into a dict, values read as :class:`ConfigOptionsAction` reads
+    them. For tools whose argument parser stays free of this package, so that ``--help``
+    answers without importing torch."""
+    options: Dict[str, Any] = {}
+    for item in pairs or ():
+        key, separator, text = item.partition('=')
+        if not separator or not key:
+            raise UserInputError(f'{option} takes KEY=VALUE pairs; got {item!r}')
+        options[key] = parse_option_value(text)
+    return options
+
+
 def _split_top_level(text: str) -> List[str]:
     """Split at the commas that are not inside brackets."""
     parts, depth, start = [], 0, 0

@@ -9,7 +9,10 @@ embeddings), CRA, DSI and head, peak memory, and the ratio to the first variant.
 instead measures the text side: encoding the class names with and without cutting the token
 sequence, and reading them back from the on-disk cache.
 """
+from __future__ import annotations
+
 import argparse
+import contextlib
 import copy
 import ctypes
 import gc
@@ -18,18 +21,11 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Tuple
 
-import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
-from torch.profiler import ProfilerActivity, profile
-
-from mmseg_clipseg.cli import ConfigOptionsAction, load_config, run_cli
-from mmseg_clipseg.clip import resolve_templates
+if TYPE_CHECKING:  # torch, mmengine and mmseg are imported after the arguments are read
+    import torch
+    from mmengine.config import Config
 
 SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
 
@@ -43,7 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default=None,
+                        help='cpu, cuda or cuda:N (default: cuda if available)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--random-weights', action='store_true',
                         help='use random CLIP weights (model.clip.pretrained=None)')
@@ -60,24 +57,55 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--text', action='store_true', help='benchmark the text side instead')
     parser.add_argument('--text-classes', type=int, default=None,
                         help='with --text: use only the first N classes of the config')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE')
     return parser.parse_args(argv)
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse numbers out of range and options that contradict each other, before the model
+    is built; resolves ``args.device``."""
+    from mmseg_clipseg.apis import check_device
+    from mmseg_clipseg.errors import UserInputError
+    from mmseg_clipseg.models.settings import check_int
+    for name in ('batch_size', 'repeats'):
+        check_int(f'--{name.replace("_", "-")}', getattr(args, name))
+    for size in args.input_size:
+        check_int('--input-size', size)
+    check_int('--warmup', args.warmup, low=0)
+    check_int('--run-images', args.run_images, low=0)
+    if args.threads is not None:
+        check_int('--threads', args.threads)
+    if args.text_classes is not None:
+        check_int('--text-classes', args.text_classes)
+        if not args.text:
+            raise UserInputError('--text-classes applies to the text benchmark; add --text.')
+    if args.text:
+        image_options = [option for option in ('compare_modes', 'compare_precisions',
+                                               'compare_windows') if getattr(args, option)]
+        if image_options:
+            raise UserInputError(f'--{image_options[0].replace("_", "-")} compares image '
+                                 'variants; --text measures the text side only: drop one.')
+    args.device = str(check_device(args.device, '--device'))
 
 
 def build_model(cfg: Config, device: str, **overrides) -> torch.nn.Module:
     """The config's model with ``overrides`` (dotted keys under ``model``) applied."""
+    from mmseg.registry import MODELS
     variant = copy.deepcopy(cfg)
     variant.merge_from_dict({f'model.{key}': value for key, value in overrides.items()})
     return MODELS.build(variant.model).to(device).eval()
 
 
 def synchronize(device: str) -> None:
+    import torch
     if device.startswith('cuda'):
         torch.cuda.synchronize()
 
 
 def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float:
     """Seconds for one prediction of the batch (preprocessing included)."""
+    import torch
+    from mmseg.structures import SegDataSample
     samples = [SegDataSample(metainfo=dict(ori_shape=tuple(images.shape[-2:]),
                                            img_shape=tuple(images.shape[-2:])))
                for _ in range(images.shape[0])]
@@ -92,6 +120,7 @@ def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float
 
 def section_times(model: torch.nn.Module, images: torch.Tensor, device: str) -> Dict[str, float]:
     """Milliseconds per batch in each labelled section, from one profiled run."""
+    from torch.profiler import ProfilerActivity, profile
     activities = [ProfilerActivity.CPU]
     if device.startswith('cuda'):
         activities.append(ProfilerActivity.CUDA)
@@ -121,6 +150,7 @@ class PeakMemory:
         self.before = 0.0
 
     def __enter__(self) -> 'PeakMemory':
+        import torch
         if self.cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -133,6 +163,7 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        import torch
         if self.cuda:
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated()
@@ -210,6 +241,7 @@ def variants(args) -> List[Tuple[str, dict]]:
 
 
 def benchmark_images(args, cfg: Config) -> None:
+    import torch
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.batch_size, 3, *args.input_size),
                            generator=generator, dtype=torch.uint8).to(args.device)
@@ -235,6 +267,7 @@ def benchmark_images(args, cfg: Config) -> None:
 
 def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> None:
     """The one-off text encoding (no cache) against a run of ``--run-images`` images."""
+    import torch
     prompts = sum(map(len, head.text_classes)) * len(head.templates)
     synchronize(args.device)
     start = time.perf_counter()
@@ -249,7 +282,12 @@ def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> 
 
 
 def benchmark_text(args, cfg: Config) -> None:
+    from mmseg_clipseg.clip import resolve_templates
+    from mmseg_clipseg.errors import UserInputError
     head = build_model(cfg, args.device).decode_head
+    if args.text_classes is not None and args.text_classes > len(head.text_classes):
+        raise UserInputError(f'--text-classes {args.text_classes}: the config has '
+                             f'{len(head.text_classes)} classes.')
     classes = head.text_classes[:args.text_classes] if args.text_classes else head.text_classes
     templates = resolve_templates(cfg.model.decode_head.get('templates', 'openai_imagenet'))
     prompts = [template.replace('{}', name) for names in classes for name in names
@@ -268,19 +306,39 @@ def benchmark_text(args, cfg: Config) -> None:
     speedup = timings['all positions'] / timings['cut to prompt length']
     print(f'speed-up from cutting: {speedup:.1f}x')
     identity = head.text_cache_identity or 'benchmark'
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ['MMSEG_CLIPSEG_CACHE'] = cache
+    with tempfile.TemporaryDirectory() as cache, environment_variable('MMSEG_CLIPSEG_CACHE',
+                                                                      cache):
         head.text_embedder.class_embeddings(classes, templates, identity)  # fills the cache
         start = time.perf_counter()
         head.text_embedder.class_embeddings(classes, templates, identity)
         print(f'second run, from the disk cache: {time.perf_counter() - start:.3f} s')
 
 
+@contextlib.contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """Set ``os.environ[name]`` for the ``with`` block only, then restore it."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from mmseg_clipseg.cli import load_config, parse_cfg_options
+    check_arguments(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = dict(args.cfg_options or {})
+    options = parse_cfg_options(args.cfg_options)
     if args.random_weights:
         options['model.clip.pretrained'] = None
     cfg = load_config(args.config, options)
@@ -292,4 +350,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
+    parse_args()  # --help and usage mistakes are answered before torch is imported
+    from mmseg_clipseg.cli import run_cli
     sys.exit(run_cli(main))
