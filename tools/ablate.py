@@ -25,14 +25,6 @@ import os.path as osp
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-from mmengine.model import is_model_wrapper
-from mmseg.registry import MODELS
-
-from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
-
 Overrides = Dict[str, Any]
 Variant = Tuple[str, Overrides]
 
@@ -106,6 +98,7 @@ def _canonical(settings: Dict[str, Any], depth: int) -> str:
 
 
 def select_groups(only: Optional[Sequence[str]]) -> List[str]:
+    from mmseg_clipseg.errors import UserInputError
     if not only:
         return list(VARIANT_GROUPS)
     unknown = [name for name in only if name not in VARIANT_GROUPS]
@@ -125,13 +118,28 @@ def ablate(config: str, data_root: Optional[str] = None, only: Optional[Sequence
         per-class ``classes`` and ``iou`` and the summaries (``mIoU``, ...) of each variant,
         the full config first.
     """
+    import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
+    from mmengine.model import is_model_wrapper
+    from mmseg.registry import MODELS
+
+    from mmseg_clipseg.cli import check_data_root, load_config
+    from mmseg_clipseg.errors import UserInputError
+    from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
     groups = select_groups(only)
     cfg = load_config(config, cfg_options, data_root)
-    check_data_root(cfg)
     if cfg.model.get('type') != 'TrainingFreeSegmentor':
         raise UserInputError(f'{config} is not a TrainingFreeSegmentor config; the ablations '
                              'change its CLIPDenseBackbone.')
+    dense_mode = cfg.model.backbone.get('dense_mode', 'clipseg')
+    if dense_mode != 'clipseg':
+        # Every row is a clipseg variant; running another mode under clipseg's labels would
+        # be a silently wrong table.
+        raise UserInputError(
+            f'model.backbone.dense_mode is {dense_mode!r}, but the ablations are of clipseg; '
+            'give --cfg-options model.backbone.dense_mode=clipseg, or compare dense modes with '
+            'tools/compare_dense_modes.py.')
     cfg.model.backbone.dense_mode = 'clipseg'
+    check_data_root(cfg)
     runner = quiet_runner(cfg, work_dir, prefix='ablate_')
     segmentor = runner.model.module if is_model_wrapper(runner.model) else runner.model
     device = next(segmentor.parameters()).device
@@ -180,20 +188,32 @@ def format_table(rows: List[Dict[str, Any]]) -> str:
     return '\n'.join(lines)
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('--data-root', help='dataset folder (overrides the config)')
     parser.add_argument('--only', nargs='+', metavar='GROUP',
                         help='variant groups to run (default: all): '
                         f'{", ".join(VARIANT_GROUPS)}')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
-                        metavar='KEY=VALUE', help='config overrides applied to every variant')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                        help='config overrides applied to every variant')
     parser.add_argument('--work-dir', help='folder for the runner\'s logs and ablation.json '
                         '(default: a temporary folder, no JSON)')
-    args = parser.parse_args(argv)
-    select_groups(args.only)  # fail on a misspelled group before the model loads
-    rows = ablate(args.config, args.data_root, args.only, args.cfg_options, args.work_dir)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from mmseg_clipseg.cli import parse_cfg_options
+    from mmseg_clipseg.errors import UserInputError
+    # Fail on a misspelled group or an unusable folder before the model loads.
+    select_groups(args.only)
+    if args.work_dir is not None and osp.exists(args.work_dir) \
+            and not osp.isdir(args.work_dir):
+        raise UserInputError(f'--work-dir {args.work_dir!r} is a file; give a folder for the '
+                             'logs and ablation.json.')
+    rows = ablate(args.config, args.data_root, args.only, parse_cfg_options(args.cfg_options),
+                  args.work_dir)
     print(format_table(rows))
     if args.work_dir:
         os.makedirs(args.work_dir, exist_ok=True)
@@ -204,5 +224,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
+    parse_args()  # --help and usage mistakes are answered before torch is imported
+    from mmseg_clipseg.cli import run_cli
     logging.getLogger().setLevel(logging.WARNING)
     sys.exit(run_cli(main))
