@@ -154,6 +154,9 @@ def check_model_settings(settings: Any, where: str = 'model') -> None:
     for name, value in settings.items():
         if name in ('type', '_scope_'):
             continue
+        removed = getattr(cls, 'REMOVED_SETTINGS', {})
+        if name in removed:  # a setting that was replaced: say by what
+            raise UserInputError(removed[name])
         if accepted is not None and name not in accepted:
             hint = _did_you_mean(name, sorted(accepted)) \
                 or f' It takes: {", ".join(sorted(accepted - {"init_cfg"}))}.'

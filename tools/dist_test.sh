@@ -43,6 +43,14 @@ if [ -n "${PORT:-}" ]; then
 fi
 PYTHON=${PYTHON:-python}
 TOOLS=$(dirname "$0")
+# The first node's torchrun listens on PORT: a port in use would end in a screenful of
+# EADDRINUSE from every process, after the check below.
+if { [ -n "${PORT:-}" ] || [ "$NNODES" -gt 1 ]; } && [ "$((10#$NODE_RANK))" -eq 0 ]; then
+    "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' \
+        "$((10#${PORT:-29500}))" 2>/dev/null \
+        || refuse "port ${PORT:-29500} is in use on this machine (another run?); set PORT to \
+a free port${PORT:+, or unset it to let torchrun pick one}."
+fi
 
 # Check the config, the data and the work dir with the per-node process count the run will
 # have (configs size their loader workers by it).
