@@ -244,3 +244,31 @@ def test_dist_test_port_in_use():
     assert result.returncode == 2
     assert result.stderr.startswith(f'error: port {port} is in use'), result.stderr
     assert 'Traceback' not in result.stderr and 'EADDRINUSE' not in result.stderr
+
+
+# --- --help answers without importing torch ---------------------------------------------
+
+# Run as ``python tools/X.py --help``; prints whether torch was imported when --help ended.
+HELP_PROBE = '''
+import runpy, sys
+sys.argv = [sys.argv[1], '--help']
+try:
+    runpy.run_path(sys.argv[0], run_name='__main__')
+finally:
+    print('torch imported:', 'torch' in sys.modules, file=sys.stderr)
+'''
+LIGHT_HELP_TOOLS = [
+    'benchmark.py', 'ablate.py', 'test.py', 'results_table.py',
+    'dataset_converters/ade20k.py', 'dataset_converters/ade20k_full.py',
+    'dataset_converters/cityscapes.py', 'dataset_converters/pascal_context.py',
+    'dataset_converters/pascal_voc.py',
+]
+
+
+@pytest.mark.parametrize('name', LIGHT_HELP_TOOLS)
+def test_help_does_not_import_torch(name):
+    result = subprocess.run([sys.executable, '-c', HELP_PROBE, f'tools/{name}'], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('usage: '), result.stdout
+    assert 'torch imported: False' in result.stderr, result.stderr
