@@ -258,7 +258,8 @@ finally:
     print('torch imported:', 'torch' in sys.modules, file=sys.stderr)
 '''
 LIGHT_HELP_TOOLS = [
-    'benchmark.py', 'ablate.py', 'test.py', 'results_table.py',
+    'benchmark.py', 'ablate.py', 'test.py', 'results_table.py', 'compare_dense_modes.py',
+    'make_synthetic_scenes.py', 'make_synthetic_voc.py',
     'dataset_converters/ade20k.py', 'dataset_converters/ade20k_full.py',
     'dataset_converters/cityscapes.py', 'dataset_converters/pascal_context.py',
     'dataset_converters/pascal_voc.py',

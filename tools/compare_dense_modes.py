@@ -17,10 +17,6 @@ import sys
 import tempfile
 from typing import Dict, Optional, Sequence
 
-import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-
-from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
-from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
 
 DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')
 
@@ -69,17 +65,31 @@ def format_table(results: Dict[str, Dict]) -> str:
     return '\n'.join(lines)
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('--data-root', help='dataset folder (overrides the config)')
     parser.add_argument('--modes', nargs='+', default=list(DEFAULT_MODES),
                         help='dense modes (model.backbone.dense_mode values)')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE',
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
                         help='config overrides applied to every mode')
     parser.add_argument('--json', help='also write the results to this JSON file')
-    args = parser.parse_args(argv)
-    results = compare(args.config, args.data_root, args.modes, args.cfg_options)
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
+
+from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    results = compare(args.config, args.data_root, args.modes,
+                      parse_cfg_options(args.cfg_options))
     print(format_table(results))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as handle:
