@@ -273,3 +273,36 @@ def test_help_does_not_import_torch(name):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith('usage: '), result.stdout
     assert 'torch imported: False' in result.stderr, result.stderr
+
+
+# --- Files that break part-way through a run --------------------------------------------
+
+def truncate_image(path):
+    path.write_bytes(path.read_bytes()[:300])
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_run_names_an_image_that_fails_to_decode(tmp_path, capsys, scenes, workers):
+    """The header passes the checks before the run; the pixels fail in a loader (worker)."""
+    root = tmp_path / 'damaged'
+    subprocess.run(['cp', '-r', str(scenes), str(root)], check=True)
+    truncate_image(root / 'img_dir' / 'val' / '000001.png')
+    assert_one_line_error(tool('test')['main'],
+                          [TINY, '--data-root', str(root), '--work-dir', str(tmp_path / 'w'),
+                           '--cfg-options', f'test_dataloader.num_workers={workers}'], capsys,
+                          f'Test image {root}/img_dir/val/000001.png cannot be read')
+
+
+@pytest.mark.parametrize('damage, phrase', [
+    (truncate, 'Test label map {path} cannot be read'),
+    (colour, 'Label map {path} has 3 channels'),
+])
+def test_label_loader_names_the_file(tmp_path, scenes, damage, phrase):
+    import mmseg_clipseg  # noqa: F401  (registers the transform)
+    from mmseg.registry import TRANSFORMS
+    root, path = damaged_copy(scenes, tmp_path, damage)
+    loader = TRANSFORMS.build(dict(type='NameUnreadableFiles',
+                                   loader=dict(type='LoadAnnotations')))
+    results = dict(seg_map_path=str(path), seg_fields=[], reduce_zero_label=False)
+    with pytest.raises(UserInputError, match=phrase.format(path=path)):
+        loader(results)

@@ -442,6 +442,30 @@ def check_process_count() -> None:
                              'GPU(s): start at most one process per GPU.')
 
 
+# The loading steps whose files can turn out damaged part-way through a run.
+LOADERS = ('LoadImageFromFile', 'LoadAnnotations', 'LoadUInt16Annotations')
+
+
+def name_unreadable_files(cfg: Config) -> None:
+    """Wrap the test pipeline's loading steps, so that a file that fails to decode mid-run
+    is one line naming it (see :class:`mmseg_clipseg.datasets.loading.NameUnreadableFiles`)."""
+    dataset = cfg.test_dataloader.dataset
+    dataset.pipeline = [
+        dict(type='NameUnreadableFiles', loader=step)
+        if isinstance(step, Mapping) and str(step.get('type')).split('.')[-1] in LOADERS
+        else step for step in dataset.get('pipeline', [])]
+
+
+def _unwrapped(error: UserInputError) -> UserInputError:
+    """torch re-raises a loader worker's error with the worker's traceback in its message;
+    keep the message itself (the traceback's last line)."""
+    text = str(error)
+    if not (text.startswith('Caught ') and '\nOriginal Traceback' in text):
+        return error
+    last = text.rstrip().splitlines()[-1]
+    return UserInputError(last.split(': ', 1)[-1])
+
+
 # What each launcher sets for the processes it starts (mmengine's init_dist reads them).
 LAUNCHER_VARIABLES = {'pytorch': ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
                       'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
@@ -500,6 +524,7 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
     if args.show_dir:
         check_output_folder(args.show_dir, '--show-dir', create=not args.check)
     check_process_count()
+    name_unreadable_files(cfg)
     if args.check:
         check_model_settings_by_building(cfg)
     return cfg, images
@@ -541,9 +566,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         evaluate(args)
     except UserInputError as error:
+        user_error = _unwrapped(error)
         if args.launcher != 'none':  # under tools/dist_test.sh: said once for all processes
-            leave_error(str(error))
-        raise
+            leave_error(str(user_error))
+        if user_error is error:
+            raise
+        raise user_error from error
 
 
 if __name__ == '__main__':
