@@ -259,7 +259,8 @@ finally:
 '''
 LIGHT_HELP_TOOLS = [
     'benchmark.py', 'ablate.py', 'test.py', 'results_table.py', 'compare_dense_modes.py',
-    'make_synthetic_scenes.py', 'make_synthetic_voc.py',
+    'make_synthetic_scenes.py', 'make_synthetic_voc.py', 'train_tiny_clip.py',
+    'dataset_converters/coco_object.py', 'dataset_converters/coco_stuff.py',
     'dataset_converters/ade20k.py', 'dataset_converters/ade20k_full.py',
     'dataset_converters/cityscapes.py', 'dataset_converters/pascal_context.py',
     'dataset_converters/pascal_voc.py',
