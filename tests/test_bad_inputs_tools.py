@@ -307,3 +307,18 @@ def test_label_loader_names_the_file(tmp_path, scenes, damage, phrase):
     results = dict(seg_map_path=str(path), seg_fields=[], reduce_zero_label=False)
     with pytest.raises(UserInputError, match=phrase.format(path=path)):
         loader(results)
+
+
+# --- Values that look valid -------------------------------------------------------------
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+def test_weights_with_non_finite_numbers(tmp_path, value):
+    import torch
+
+    from mmseg_clipseg.clip.loader import load_clip
+    state = load_clip(dict(model_name='clipseg-test-tiny', pretrained=None)).state_dict()
+    state['visual.proj'][0, 0] = value
+    path = tmp_path / 'diverged.pt'
+    torch.save(state, path)
+    with pytest.raises(UserInputError, match=r'hold NaN or infinite numbers \(visual.proj\)'):
+        load_clip(dict(model_name='clipseg-test-tiny', pretrained=str(path)))

@@ -259,7 +259,21 @@ def _load_pristine(config: CLIPConfig) -> nn.Module:
     """The model as loaded, on CPU in eval mode; never handed out (only copies of it)."""
     model = _build(config)
     _check_dense_vit(model, config.model_name)
+    _check_finite(model, config)
     return model.eval()
+
+
+def _check_finite(model: nn.Module, config: CLIPConfig) -> None:
+    """Weights that load but hold NaN or infinity would give NaN logits, and so one class
+    everywhere, without any error."""
+    broken = [name for name, tensor in model.state_dict().items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        more = f' and {len(broken) - 1} more tensors' if len(broken) > 1 else ''
+        raise UserInputError(
+            f'CLIP weights {config.pretrained!r} of {config.model_name} hold NaN or infinite '
+            f'numbers ({broken[0]}{more}): the file is damaged, or was saved from a run that '
+            'diverged. Get the weights again.')
 
 
 # Within shared_clip_models(): the models handed out so far, by config.
