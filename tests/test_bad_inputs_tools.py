@@ -322,3 +322,22 @@ def test_weights_with_non_finite_numbers(tmp_path, value):
     torch.save(state, path)
     with pytest.raises(UserInputError, match=r'hold NaN or infinite numbers \(visual.proj\)'):
         load_clip(dict(model_name='clipseg-test-tiny', pretrained=str(path)))
+
+
+@pytest.mark.parametrize('shape, expected', [
+    ((3, 4, 3), None),  # channels first or last: refused
+    ((1, 2, 2), None),
+    ((3, 8, 6), (8, 6, 3)),  # (C, H, W)
+    ((8, 6, 3), (8, 6, 3)),  # (H, W, C)
+    ((1, 8, 6), (8, 6, 3)),
+])
+def test_tensor_layouts(shape, expected):
+    import torch
+
+    from mmseg_clipseg.image_io import to_rgb_array
+    tensor = torch.zeros(shape, dtype=torch.uint8)
+    if expected is None:
+        with pytest.raises(UserInputError, match='could be first or last'):
+            to_rgb_array(tensor)
+    else:
+        assert to_rgb_array(tensor).shape == expected
