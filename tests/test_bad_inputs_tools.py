@@ -341,3 +341,12 @@ def test_tensor_layouts(shape, expected):
             to_rgb_array(tensor)
     else:
         assert to_rgb_array(tensor).shape == expected
+
+
+def test_check_compares_the_head_classes_with_the_dataset(tmp_path, capsys, scenes):
+    """A vocabulary that contradicts the dataset is refused by --check, not at run time."""
+    assert_one_line_error(tool('test')['main'],
+                          [TINY, '--data-root', str(scenes), '--check', '--work-dir',
+                           str(tmp_path / 'work'), '--cfg-options',
+                           'model.decode_head.class_names=["grass","water"]'], capsys,
+                          'The head has 2 classes but the test dataset has 7')

@@ -487,9 +487,12 @@ def check_launcher(launcher: str) -> None:
 def check_model_settings_by_building(cfg: Config) -> None:
     """Build the model as the run would, but with random CLIP weights (nothing is read or
     downloaded), so that the constructors check every model setting (``dense_mode``,
-    ``cra``, the head's classes, ...); the weights file itself is checked by the run."""
+    ``cra``, the head's classes, ...) and the head's classes are compared with the dataset's,
+    as the run's ClassNamesCheckHook does; the weights file itself is checked by the run."""
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
+
+    from mmseg_clipseg.engine.class_names_check import check_head_classes
     model = copy.deepcopy(cfg.model)
     if isinstance(model.get('clip'), Mapping):
         model.clip.pretrained = None
@@ -497,9 +500,11 @@ def check_model_settings_by_building(cfg: Config) -> None:
     logging.disable(logging.WARNING)  # open_clip warns that the weights are random
     try:
         with torch.no_grad():
-            MODELS.build(model)
+            segmentor = MODELS.build(model)
     finally:
         logging.disable(logging.NOTSET)
+    check_head_classes(getattr(segmentor, 'decode_head', None),
+                       build_test_dataset(cfg).metainfo.get('classes'))
 
 
 def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
