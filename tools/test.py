@@ -7,8 +7,13 @@ There is no checkpoint argument: nothing is trained. The CLIP weights come from
 ``model.clip.pretrained`` (an open_clip tag or a local checkpoint file).
 
 Before anything heavy runs, the config, its options, the dataloader and sliding-window
-settings, every image and label file of the test set and the output folders are checked;
-a mistake is one ``error:`` line. ``--check`` stops there (exit status 0: ready to run).
+settings, every image and label file of the test set (its header: a file that is no image,
+a colour label map, a label of another size) and the output folders are checked; a mistake is
+one ``error:`` line. ``--check`` also decodes every image and label (truncated files) and
+builds the model with random CLIP weights (every model setting, and the head's classes
+against the dataset's), then stops (exit status 0: ready to run). It does not read the CLIP
+weights (``model.clip.pretrained``): the run does, and says what is wrong with them. A file
+that fails to decode during a run is named in one line as well.
 
 A run holds an exclusive lock on its work dir (``<work dir>/.tools_test.lock``): mmengine
 names a run's log folder by the second it started, so two runs sharing a work dir could write
