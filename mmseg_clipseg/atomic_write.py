@@ -7,7 +7,7 @@ import os
 import os.path as osp
 from typing import Callable
 
-from .errors import UserInputError
+from .errors import UnwritableFileError
 
 # A file that is still being written: hidden, next to its final name.
 PARTIAL_SUFFIX = '.partial'
@@ -30,7 +30,7 @@ def remove_partials(path: str) -> None:
             pass
 
 
-def write_error(path: str, error: OSError) -> UserInputError:
+def write_error(path: str, error: OSError) -> UnwritableFileError:
     """One line for a file that could not be written: its name and the system's reason.
 
     Some writers lose the reason (numpy: "16384 requested and 10176 written"); a full disk is
@@ -46,16 +46,16 @@ def write_error(path: str, error: OSError) -> UserInputError:
             full = False
         reason = os.strerror(errno.ENOSPC) if full else str(error)
     if reason == os.strerror(errno.ENOSPC):
-        return UserInputError(f'Could not write {path}: {reason}; free some space or write '
-                              'to another folder.')
-    return UserInputError(f'Could not write {path}: {reason}.')
+        return UnwritableFileError(f'Could not write {path}: {reason}; free some space or '
+                                   'write to another folder.')
+    return UnwritableFileError(f'Could not write {path}: {reason}.')
 
 
 def write_atomically(path: str, write: Callable[[str], None]) -> None:
     """``write(temporary_path)``, then rename: ``path`` exists only once complete.
 
     Raises:
-        UserInputError: The file or its folder cannot be written (read-only file system,
+        UnwritableFileError: The file or its folder cannot be written (read-only file system,
             no permission, disk full, ...).
     """
     temporary = partial_path(path)

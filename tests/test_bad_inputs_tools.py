@@ -350,3 +350,16 @@ def test_check_compares_the_head_classes_with_the_dataset(tmp_path, capsys, scen
                            str(tmp_path / 'work'), '--cfg-options',
                            'model.decode_head.class_names=["grass","water"]'], capsys,
                           'The head has 2 classes but the test dataset has 7')
+
+
+def test_infer_out_dir_on_a_read_only_file_system(tmp_path, scenes, capsys, monkeypatch):
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+
+    monkeypatch.setattr(os, 'makedirs', read_only)
+    image = str(next((scenes / 'img_dir' / 'val').iterdir()))
+    out = tmp_path / 'out'
+    assert_one_line_error(tool('infer')['main'],
+                          [image, '--classes', 'grass, water', '--model', 'tiny-synthetic',
+                           '--out-dir', str(out), '--device', 'cpu'], capsys,
+                          f"--out-dir '{out}' cannot be made: Read-only file system")
