@@ -363,3 +363,12 @@ def test_infer_out_dir_on_a_read_only_file_system(tmp_path, scenes, capsys, monk
                           [image, '--classes', 'grass, water', '--model', 'tiny-synthetic',
                            '--out-dir', str(out), '--device', 'cpu'], capsys,
                           f"--out-dir '{out}' cannot be made: Read-only file system")
+
+
+@pytest.mark.parametrize('argv, phrase', [
+    (['--modes', 'clipseg', 'maskclp'], 'unknown dense mode(s) maskclp'),
+    (['--cfg-options', 'model.backbone.dense_mode=sclip'], 'give the modes with --modes'),
+    (['--json', '.'], "--json '.' is a folder"),
+])
+def test_compare_dense_modes_arguments(argv, phrase, capsys):
+    assert_one_line_error(tool('compare_dense_modes')['main'], [TINY, *argv], capsys, phrase)

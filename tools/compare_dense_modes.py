@@ -83,13 +83,25 @@ if __name__ == '__main__':
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
 
 from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.errors import UserInputError
 from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
+from mmseg_clipseg.models import DENSE_MODES
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    results = compare(args.config, args.data_root, args.modes,
-                      parse_cfg_options(args.cfg_options))
+    options = parse_cfg_options(args.cfg_options)
+    # Checked before the first mode runs (each takes a full evaluation).
+    unknown = [mode for mode in args.modes if mode not in DENSE_MODES]
+    if unknown:
+        raise UserInputError(f'--modes: unknown dense mode(s) {", ".join(unknown)}; known: '
+                             f'{", ".join(DENSE_MODES)}.')
+    if 'model.backbone.dense_mode' in options:
+        raise UserInputError('--cfg-options model.backbone.dense_mode would be replaced by each '
+                             'of --modes; give the modes with --modes.')
+    if args.json is not None and osp.isdir(args.json):
+        raise UserInputError(f'--json {args.json!r} is a folder; give a file name.')
+    results = compare(args.config, args.data_root, list(dict.fromkeys(args.modes)), options)
     print(format_table(results))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as handle:

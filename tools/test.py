@@ -489,17 +489,24 @@ def check_launcher(launcher: str) -> None:
             'CONFIG GPUS (or torchrun, srun, mpirun), or drop --launcher for one process.')
 
 
-def check_model_settings_by_building(cfg: Config) -> None:
+def check_model_settings_by_building(cfg: Config) -> bool:
     """Build the model as the run would, but with random CLIP weights (nothing is read or
     downloaded), so that the constructors check every model setting (``dense_mode``,
     ``cra``, the head's classes, ...) and the head's classes are compared with the dataset's,
-    as the run's ClassNamesCheckHook does; the weights file itself is checked by the run."""
+    as the run's ClassNamesCheckHook does; the weights file itself is checked by the run.
+
+    Returns:
+        Whether the model was built: not for a ``hf-hub:`` model name, whose weights come with
+        the name (building it would download them).
+    """
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
     from mmseg_clipseg.engine.class_names_check import check_head_classes
     model = copy.deepcopy(cfg.model)
     if isinstance(model.get('clip'), Mapping):
+        if str(model.clip.get('model_name', '')).startswith('hf-hub:'):
+            return False
         model.clip.pretrained = None
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     logging.disable(logging.WARNING)  # open_clip warns that the weights are random
@@ -510,14 +517,16 @@ def check_model_settings_by_building(cfg: Config) -> None:
         logging.disable(logging.NOTSET)
     check_head_classes(getattr(segmentor, 'decode_head', None),
                        build_test_dataset(cfg).metainfo.get('classes'))
+    return True
 
 
-def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
+def prepare(args: argparse.Namespace) -> Tuple[Config, int, bool]:
     """Load the config and check every input; no model is built.
 
     Returns:
-        The config, ready for the runner, and the number of test images (-1: not listed,
-        remote storage, or checked already by tools/dist_test.sh).
+        The config, ready for the runner, the number of test images (-1: not listed,
+        remote storage, or checked already by tools/dist_test.sh) and whether the model was
+        built (``--check``) to check its settings.
     """
     cfg = load_config(args.config, parse_cfg_options(args.cfg_options), args.data_root)
     check_launcher(args.launcher)
@@ -535,21 +544,21 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
         check_output_folder(args.show_dir, '--show-dir', create=not args.check)
     check_process_count()
     name_unreadable_files(cfg)
-    if args.check:
-        check_model_settings_by_building(cfg)
-    return cfg, images
+    built = args.check and check_model_settings_by_building(cfg)
+    return cfg, images, built
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    cfg, images = prepare(args)
+    cfg, images, built = prepare(args)
     if args.check:
         if osp.isdir(cfg.work_dir):
             with work_dir_lock(cfg.work_dir):
                 pass
         count = f'{images} test images' if images >= 0 else 'the test set'
+        model = ('model settings (built with random weights; the weights are read by the run '
+                 'only)' if built else 'model settings not built (a hf-hub: model)')
         print(f'ok: {args.config}: {count} with labels in '
-              f'{cfg.test_dataloader.dataset.data_root} (every file decoded), model settings '
-              f'(built with random weights; the weights file is read by the run only), work '
+              f'{cfg.test_dataloader.dataset.data_root} (every file decoded), {model}, work '
               f'dir {cfg.work_dir}')
         return
     if args.show_dir:
