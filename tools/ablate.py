@@ -25,6 +25,7 @@ import os.path as osp
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+
 Overrides = Dict[str, Any]
 Variant = Tuple[str, Overrides]
 
@@ -60,6 +61,32 @@ VARIANT_GROUPS: Dict[str, Union[List[Variant], Callable[[int], List[Variant]]]] 
             ('mix=qq w=0.5', {'cra.mix': 'qq', 'cra.mix_weight': 0.5})],
 }
 FULL = 'clipseg (config)'
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--data-root', help='dataset folder (overrides the config)')
+    parser.add_argument('--only', nargs='+', metavar='GROUP',
+                        help='variant groups to run (default: all): '
+                        f'{", ".join(VARIANT_GROUPS)}')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                        help='config overrides applied to every variant')
+    parser.add_argument('--work-dir', help='folder for the runner\'s logs and ablation.json '
+                        '(default: a temporary folder, no JSON)')
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, registers)
+from mmengine.model import is_model_wrapper
+from mmseg.registry import MODELS
+
+from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
 
 
 def group_variants(group: str, depth: int) -> List[Variant]:
@@ -98,7 +125,6 @@ def _canonical(settings: Dict[str, Any], depth: int) -> str:
 
 
 def select_groups(only: Optional[Sequence[str]]) -> List[str]:
-    from mmseg_clipseg.errors import UserInputError
     if not only:
         return list(VARIANT_GROUPS)
     unknown = [name for name in only if name not in VARIANT_GROUPS]
@@ -118,13 +144,6 @@ def ablate(config: str, data_root: Optional[str] = None, only: Optional[Sequence
         per-class ``classes`` and ``iou`` and the summaries (``mIoU``, ...) of each variant,
         the full config first.
     """
-    import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-    from mmengine.model import is_model_wrapper
-    from mmseg.registry import MODELS
-
-    from mmseg_clipseg.cli import check_data_root, load_config
-    from mmseg_clipseg.errors import UserInputError
-    from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
     groups = select_groups(only)
     cfg = load_config(config, cfg_options, data_root)
     if cfg.model.get('type') != 'TrainingFreeSegmentor':
@@ -188,24 +207,8 @@ def format_table(rows: List[Dict[str, Any]]) -> str:
     return '\n'.join(lines)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('--data-root', help='dataset folder (overrides the config)')
-    parser.add_argument('--only', nargs='+', metavar='GROUP',
-                        help='variant groups to run (default: all): '
-                        f'{", ".join(VARIANT_GROUPS)}')
-    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
-                        help='config overrides applied to every variant')
-    parser.add_argument('--work-dir', help='folder for the runner\'s logs and ablation.json '
-                        '(default: a temporary folder, no JSON)')
-    return parser.parse_args(argv)
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
-    from mmseg_clipseg.cli import parse_cfg_options
-    from mmseg_clipseg.errors import UserInputError
     # Fail on a misspelled group or an unusable folder before the model loads.
     select_groups(args.only)
     if args.work_dir is not None and osp.exists(args.work_dir) \
@@ -224,7 +227,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    parse_args()  # --help and usage mistakes are answered before torch is imported
-    from mmseg_clipseg.cli import run_cli
     logging.getLogger().setLevel(logging.WARNING)
     sys.exit(run_cli(main))

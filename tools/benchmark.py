@@ -9,8 +9,6 @@ embeddings), CRA, DSI and head, peak memory, and the ratio to the first variant.
 instead measures the text side: encoding the class names with and without cutting the token
 sequence, and reading them back from the on-disk cache.
 """
-from __future__ import annotations
-
 import argparse
 import contextlib
 import copy
@@ -21,13 +19,8 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
-if TYPE_CHECKING:  # torch, mmengine and mmseg are imported after the arguments are read
-    import torch
-    from mmengine.config import Config
-
-SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,12 +54,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, registers)
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch.profiler import ProfilerActivity, profile
+
+from mmseg_clipseg.apis import check_device
+from mmseg_clipseg.cli import load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.clip import resolve_templates
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.models.settings import check_int
+
+SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
+
+
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse numbers out of range and options that contradict each other, before the model
     is built; resolves ``args.device``."""
-    from mmseg_clipseg.apis import check_device
-    from mmseg_clipseg.errors import UserInputError
-    from mmseg_clipseg.models.settings import check_int
     for name in ('batch_size', 'repeats'):
         check_int(f'--{name.replace("_", "-")}', getattr(args, name))
     for size in args.input_size:
@@ -90,22 +100,18 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def build_model(cfg: Config, device: str, **overrides) -> torch.nn.Module:
     """The config's model with ``overrides`` (dotted keys under ``model``) applied."""
-    from mmseg.registry import MODELS
     variant = copy.deepcopy(cfg)
     variant.merge_from_dict({f'model.{key}': value for key, value in overrides.items()})
     return MODELS.build(variant.model).to(device).eval()
 
 
 def synchronize(device: str) -> None:
-    import torch
     if device.startswith('cuda'):
         torch.cuda.synchronize()
 
 
 def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float:
     """Seconds for one prediction of the batch (preprocessing included)."""
-    import torch
-    from mmseg.structures import SegDataSample
     samples = [SegDataSample(metainfo=dict(ori_shape=tuple(images.shape[-2:]),
                                            img_shape=tuple(images.shape[-2:])))
                for _ in range(images.shape[0])]
@@ -120,7 +126,6 @@ def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float
 
 def section_times(model: torch.nn.Module, images: torch.Tensor, device: str) -> Dict[str, float]:
     """Milliseconds per batch in each labelled section, from one profiled run."""
-    from torch.profiler import ProfilerActivity, profile
     activities = [ProfilerActivity.CPU]
     if device.startswith('cuda'):
         activities.append(ProfilerActivity.CUDA)
@@ -150,7 +155,6 @@ class PeakMemory:
         self.before = 0.0
 
     def __enter__(self) -> 'PeakMemory':
-        import torch
         if self.cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -163,7 +167,6 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        import torch
         if self.cuda:
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated()
@@ -241,7 +244,6 @@ def variants(args) -> List[Tuple[str, dict]]:
 
 
 def benchmark_images(args, cfg: Config) -> None:
-    import torch
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.batch_size, 3, *args.input_size),
                            generator=generator, dtype=torch.uint8).to(args.device)
@@ -267,7 +269,6 @@ def benchmark_images(args, cfg: Config) -> None:
 
 def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> None:
     """The one-off text encoding (no cache) against a run of ``--run-images`` images."""
-    import torch
     prompts = sum(map(len, head.text_classes)) * len(head.templates)
     synchronize(args.device)
     start = time.perf_counter()
@@ -282,8 +283,6 @@ def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> 
 
 
 def benchmark_text(args, cfg: Config) -> None:
-    from mmseg_clipseg.clip import resolve_templates
-    from mmseg_clipseg.errors import UserInputError
     head = build_model(cfg, args.device).decode_head
     if args.text_classes is not None and args.text_classes > len(head.text_classes):
         raise UserInputError(f'--text-classes {args.text_classes}: the config has '
@@ -330,11 +329,6 @@ def environment_variable(name: str, value: str) -> Iterator[None]:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-    import torch
-    from mmengine.registry import init_default_scope
-
-    from mmseg_clipseg.cli import load_config, parse_cfg_options
     check_arguments(args)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -350,6 +344,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    parse_args()  # --help and usage mistakes are answered before torch is imported
-    from mmseg_clipseg.cli import run_cli
     sys.exit(run_cli(main))
