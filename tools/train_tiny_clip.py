@@ -19,7 +19,6 @@ import json
 import math
 import os
 import os.path as osp
-import sys
 import time
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -6,8 +6,7 @@ ships) raise :class:`~mmseg_clipseg.errors.UserInputError`;
 """
 import os
 import os.path as osp
-from typing import (Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    TypeVar)
+from typing import Iterable, Iterator, List, Sequence, Tuple, TypeVar
 
 import cv2
 import numpy as np
