@@ -48,8 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
                         help='override config settings, e.g. model.clip.pretrained=/path.bin')
     parser.add_argument('--check', action='store_true',
-                        help='check the config, its options, the test set and the output '
-                        'folders, then exit without evaluating (status 0: ready to run)')
+                        help='check the config, its options, the test set (every file '
+                        'decoded), the model settings (built with random weights) and the '
+                        'output folders, then exit without evaluating (status 0: ready to run)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher for distributed runs')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
@@ -59,7 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 if __name__ == '__main__':
-    parse_args()  # --help and usage mistakes are answered before torch is imported below
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
 import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, registers modules)
 import torch
