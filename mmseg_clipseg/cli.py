@@ -27,17 +27,30 @@ class ConfigOptionsAction(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Sequence[str], option_string: Optional[str] = None) -> None:
-        options = dict(getattr(namespace, self.dest, None) or {})
         for item in values:
-            key, separator, text = item.partition('=')
+            key, separator, _ = item.partition('=')
             if not separator or not key:
                 parser.error(f'{option_string} takes KEY=VALUE pairs; got {item!r}')
-            try:
-                options[key] = parse_option_value(text)
-            except UserInputError as error:
-                raise UserInputError(f'{option_string} {item}: {error} {SYNTAX_HINT}') \
-                    from error
+        options = dict(getattr(namespace, self.dest, None) or {})
+        options.update(parse_cfg_options(values, option_string))
         setattr(namespace, self.dest, options)
+
+
+def parse_cfg_options(pairs: Optional[Sequence[str]],
+                      option: str = '--cfg-options') -> Dict[str, Any]:
+    """``KEY=VALUE`` strings into a dict, values read as :class:`ConfigOptionsAction` reads
+    them. For tools whose argument parser stays free of this package, so that ``--help``
+    answers without importing torch."""
+    options: Dict[str, Any] = {}
+    for item in pairs or ():
+        key, separator, text = item.partition('=')
+        if not separator or not key:
+            raise UserInputError(f'{option} takes KEY=VALUE pairs; got {item!r}')
+        try:
+            options[key] = parse_option_value(text)
+        except UserInputError as error:
+            raise UserInputError(f'{option} {item}: {error} {SYNTAX_HINT}') from error
+    return options
 
 
 def _did_you_mean(name: str, choices: Sequence[str]) -> str:
@@ -115,6 +128,9 @@ def check_model_settings(settings: Any, where: str = 'model') -> None:
     for name, value in settings.items():
         if name in ('type', '_scope_'):
             continue
+        removed = getattr(cls, 'REMOVED_SETTINGS', {})
+        if name in removed:  # a setting that was replaced: say by what
+            raise UserInputError(removed[name])
         if accepted is not None and name not in accepted:
             hint = _did_you_mean(name, sorted(accepted)) \
                 or f' It takes: {", ".join(sorted(accepted - {"init_cfg"}))}.'

@@ -15,22 +15,19 @@ import logging
 import os.path as osp
 import sys
 import tempfile
-from typing import Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
-import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-from mmengine.config import Config
-from mmengine.runner import Runner
+if TYPE_CHECKING:  # imported for real after the arguments are parsed (fast --help)
+    from mmengine.config import Config
+    from mmengine.runner import Runner
 
-from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
-from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
-from mmseg_clipseg.evaluation.progress import Progress
 
 DEFAULT_MODES = ('clipseg', 'maskclip', 'vanilla')
 
 
 def mode_runner(config: str, data_root: Optional[str], mode: str,
                 cfg_options: Optional[dict] = None, work_dir: Optional[str] = None
-                ) -> Tuple[Config, Runner]:
+                ) -> Tuple['Config', 'Runner']:
     """The config with ``model.backbone.dense_mode=mode`` and a quiet runner for it."""
     options = dict(cfg_options or {})
     options['model.backbone.dense_mode'] = mode
@@ -91,17 +88,44 @@ def format_table(results: Dict[str, Dict]) -> str:
     return '\n'.join(lines)
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('--data-root', help='dataset folder (overrides the config)')
     parser.add_argument('--modes', nargs='+', default=list(DEFAULT_MODES),
                         help='dense modes (model.backbone.dense_mode values)')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE',
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
                         help='config overrides applied to every mode')
     parser.add_argument('--json', help='also write the results to this JSON file')
-    args = parser.parse_args(argv)
-    results = compare(args.config, args.data_root, args.modes, args.cfg_options)
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
+
+from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
+from mmseg_clipseg.evaluation.progress import Progress
+from mmseg_clipseg.models import DENSE_MODES
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    options = parse_cfg_options(args.cfg_options)
+    # Checked before the first mode runs (each takes a full evaluation).
+    unknown = [mode for mode in args.modes if mode not in DENSE_MODES]
+    if unknown:
+        raise UserInputError(f'--modes: unknown dense mode(s) {", ".join(unknown)}; known: '
+                             f'{", ".join(DENSE_MODES)}.')
+    if 'model.backbone.dense_mode' in options:
+        raise UserInputError('--cfg-options model.backbone.dense_mode would be replaced by each '
+                             'of --modes; give the modes with --modes.')
+    if args.json is not None and osp.isdir(args.json):
+        raise UserInputError(f'--json {args.json!r} is a folder; give a file name.')
+    results = compare(args.config, args.data_root, list(dict.fromkeys(args.modes)), options)
     print(format_table(results))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as handle:

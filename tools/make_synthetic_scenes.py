@@ -23,11 +23,6 @@ from typing import List, Optional, Set
 import numpy as np
 from PIL import Image
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation.progress import track
-from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_scenes'
 # Shapes are up to 34 pixels wide (SceneGenerator's shape_size) with a pixel of margin.
@@ -87,7 +82,7 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
         handle.write('\n'.join(captions) + '\n')
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('out', help='output folder (the dataset root): new or empty')
     parser.add_argument('--num-images', type=int, default=200, help='at least 1 (default 200)')
@@ -96,7 +91,21 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help=f'image side in pixels, {MIN_SIZE}..{MAX_SIZE} (default 64)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace a dataset this tool wrote earlier into OUT')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.progress import track
+from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     try:
         write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite,
                      show_progress=True)

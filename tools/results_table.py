@@ -31,8 +31,6 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.errors import MissingFileError, UserInputError
 
 # Benchmark key -> column title, in the paper's column order.
 COLUMNS = {
@@ -54,6 +52,28 @@ TEST_SCRIPT = Path(__file__).with_name('test.py')
 MAX_PRECISION = 6
 # mmengine names a run's folder by the second it started.
 RUN_FOLDER = re.compile(r'\d{8}_\d{6}')
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('paths', nargs='+', metavar='PATH',
+                        help='configs to evaluate, work dirs or result files')
+    parser.add_argument('--data-root', action='append', default=[], metavar='BENCHMARK=DIR',
+                        help='dataset folder for the configs of a benchmark (repeatable)')
+    parser.add_argument('--work-dir-root', default='work_dirs',
+                        help='where evaluated configs write their runs (default: work_dirs)')
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='passed on to tools/test.py for every evaluated config')
+    parser.add_argument('--precision', type=int, default=1,
+                        help=f'decimals, 0..{MAX_PRECISION} (default: 1)')
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.errors import MissingFileError, UserInputError
 
 
 def split_run_name(name: str) -> Tuple[str, str]:
@@ -256,21 +276,6 @@ def parse_data_roots(pairs: Sequence[str]) -> Dict[str, str]:
                              f'{", ".join(COLUMNS)}; got {pair!r}.')
         roots[key] = root
     return roots
-
-
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('paths', nargs='+', metavar='PATH',
-                        help='configs to evaluate, work dirs or result files')
-    parser.add_argument('--data-root', action='append', default=[], metavar='BENCHMARK=DIR',
-                        help='dataset folder for the configs of a benchmark (repeatable)')
-    parser.add_argument('--work-dir-root', default='work_dirs',
-                        help='where evaluated configs write their runs (default: work_dirs)')
-    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                        help='passed on to tools/test.py for every evaluated config')
-    parser.add_argument('--precision', type=int, default=1,
-                        help=f'decimals, 0..{MAX_PRECISION} (default: 1)')
-    return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
