@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 from mmseg_clipseg.engine import TimedLoggerHook
 from mmseg_clipseg.evaluation import progress as progress_module
 from mmseg_clipseg.evaluation.progress import Progress, track
