@@ -87,7 +87,7 @@ from mmseg.registry import MODELS
 from mmseg_clipseg.apis.cli import check_data_root, load_config, parse_cfg_options, run_cli
 from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
-from mmseg_clipseg.evaluation.progress import Progress
+from mmseg_clipseg.apis.progress import Progress
 
 
 def group_variants(group: str, depth: int) -> List[Variant]:

@@ -108,7 +108,7 @@ import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registe
 from mmseg_clipseg.apis.cli import check_data_root, load_config, parse_cfg_options, run_cli
 from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
-from mmseg_clipseg.evaluation.progress import Progress
+from mmseg_clipseg.apis.progress import Progress
 from mmseg_clipseg.models import DENSE_MODES
 
 

@@ -30,7 +30,7 @@ from mmseg_clipseg.apis import check_device, model_config
 from mmseg_clipseg.utils.atomic_write import write_atomically
 from mmseg_clipseg.apis.cli import run_cli
 from mmseg_clipseg.utils.errors import UserInputError
-from mmseg_clipseg.evaluation.progress import Progress
+from mmseg_clipseg.apis.progress import Progress
 from mmseg_clipseg.apis.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
                                         collect_images)
 from mmseg_clipseg.apis.image_tool_options import (add_model_arguments, parse_classes,

@@ -100,7 +100,7 @@ if __name__ == '__main__':
 from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
 from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
 from mmseg_clipseg.utils.errors import UserInputError
-from mmseg_clipseg.evaluation.progress import track
+from mmseg_clipseg.apis.progress import track
 from mmseg_clipseg.apis.output_folders import prepare_output_folder, write_marker
 
 
