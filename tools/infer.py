@@ -58,13 +58,13 @@ SETTINGS_FILE = 'infer_settings.json'
 
 # --- Outputs ----------------------------------------------------------------------------
 
-def label_image(labels: np.ndarray, num_classes: int) -> Image.Image:
-    """Labels (H, W) as a palette image (<= 256 classes) or a 16-bit grey image."""
-    from mmseg_clipseg.datasets.palette import label_colormap
-    if num_classes <= 256:
+def label_image(labels: np.ndarray, classes: Sequence[str]) -> Image.Image:
+    """Labels (H, W) as a palette image (<= 256 classes) in the vocabulary's colours (those of
+    the demo, --show-dir and MMSeg's visualizer), or a 16-bit grey image."""
+    from mmseg_clipseg.datasets.palette import palette_for
+    if len(classes) <= 256:
         image = Image.fromarray(labels.astype(np.uint8))
-        image.putpalette([value for colour in label_colormap(num_classes)
-                          for value in colour])
+        image.putpalette([value for colour in palette_for(classes) for value in colour])
         return image
     return Image.fromarray(labels.astype(np.uint16))
 
@@ -260,7 +260,7 @@ def label_images(items: Sequence[ImageItem], classes: ClassNames, vocabulary: Di
                 if args.probabilities:
                     write_atomically(probabilities_path(args.out_dir, item),
                                      _save_npy(result.probabilities.astype(np.float16)))
-                image = label_image(result.labels, len(result.classes))
+                image = label_image(result.labels, result.classes)
                 write_atomically(label_path(args.out_dir, item),
                                  lambda path: image.save(path, format='PNG'))
         if progress is not None:
