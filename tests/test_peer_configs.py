@@ -96,16 +96,7 @@ SCLIP_FILES = {
 PEER_FILES = {
     'sclip': SCLIP_FILES,
     # NACLIP's eight files are byte for byte SCLIP's (same hashes, checked one by one).
-    'naclip': {
-        'voc21': (21, '80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38'),
-        'voc20': (20, 'c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1'),
-        'context60': (60, '5e620446a8699f292a4c2e37fa8918a33dd4f14713dc1b3f22884d2be68b45a1'),
-        'context59': (59, 'cd808465f06a16169edc25580073f0eda347e64f06cc1c2e24acd0b237f6497d'),
-        'coco_object': (81, '3475d03d61f85ce03812ce62d019de8f2ea51053885374629d29a17fbd3f02a6'),
-        'coco_stuff': (171, 'fb98709b9ab1baff4fd930bac4a77772a0458c7d534911de545f9a4081e14a3e'),
-        'cityscapes': (19, '6f6782fc1bf92bfd9f5562192e92045e0e093870e613f387f6c98fc66d4ceba4'),
-        'ade150': (150, 'e53ded02c488bdb903ef000a2d207e4ac4f2bb4502a72572e4aab7c2504aef3a'),
-    },
+    'naclip': SCLIP_FILES,
     # ClearCLIP's differ from SCLIP's on VOC21, VOC20 and COCO-Object.
     'clearclip': {
         'voc21': (21, '265d9ede93be451d724981c5ffde13a8eb3082674e98021aa8d5445f81f4498a'),
