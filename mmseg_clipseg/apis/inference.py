@@ -74,8 +74,8 @@ class Segmentation:
 def config_root() -> Path:
     """The folder of the configs: in a source checkout the repository's ``configs``,
     otherwise the copy installed with the package (``.mim/configs``)."""
-    for root in (Path(__file__).parent.parent / 'configs',
-                 Path(__file__).parent / '.mim' / 'configs'):
+    package = Path(__file__).parents[1]  # mmseg_clipseg/, above apis/
+    for root in (package.parent / 'configs', package / '.mim' / 'configs'):
         if (root / MODEL_CONFIGS['vitb']).is_file():
             return root
     raise UserInputError('The configs folder was not found; install the package from its '
