@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmseg_clipseg.apis.benchmarking import environment_variable
 from mmseg_clipseg.utils.atomic_write import write_atomically
 from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.apis.cli import run_cli
@@ -86,7 +87,7 @@ def test_benchmark_cache_variable_is_restored(monkeypatch, before):
         monkeypatch.delenv('MMSEG_CLIPSEG_CACHE', raising=False)
     else:
         monkeypatch.setenv('MMSEG_CLIPSEG_CACHE', before)
-    with tool('benchmark')['environment_variable']('MMSEG_CLIPSEG_CACHE', '/tmp/x'):
+    with environment_variable('MMSEG_CLIPSEG_CACHE', '/tmp/x'):
         assert os.environ['MMSEG_CLIPSEG_CACHE'] == '/tmp/x'
     assert os.environ.get('MMSEG_CLIPSEG_CACHE') == before
 

@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmseg.registry import DATASETS
 
 from mmseg_clipseg.apis.cli import run_cli
+from mmseg_clipseg.apis.results_table import format_table, split_run_name
 from mmseg_clipseg.class_names import load_class_names
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,12 +137,12 @@ def results_table():
 
 @pytest.mark.parametrize('model,key', CASES)
 def test_results_table_reads_config_names(model, key):
-    assert results_table()['split_run_name'](f'clipseg_{model}_{key}') == (
+    assert split_run_name(f'clipseg_{model}_{key}') == (
         f'clipseg_{model}', key)
 
 
 def test_results_table_orders_columns_like_the_paper():
-    table = results_table()['format_table']({
+    table = format_table({
         'clipseg_vitl_voc20': 81.25,
         'clipseg_vitb_ade847': 5.0,
         'clipseg_vitb_voc20': 80.0,
@@ -159,7 +160,7 @@ def test_results_table_averages_the_papers_eight_benchmarks():
     keys = ['voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff',
             'cityscapes', 'ade150', 'context459']
     results = {f'm_{key}': float(value) for value, key in enumerate(keys, start=1)}
-    last_row = results_table()['format_table'](results, precision=2).splitlines()[-1]
+    last_row = format_table(results, precision=2).splitlines()[-1]
     # Context459 (9.00) is shown but, as in the paper, not averaged: (1 + ... + 8) / 8.
     assert last_row == ('| m | 1.00 | 2.00 | 3.00 | 4.00 | 5.00 | 6.00 | 7.00 | 8.00 | 9.00 '
                         '| 4.50 |')

@@ -159,6 +159,14 @@ def test_clip_weights_given_as_a_segmentor_checkpoint_are_refused(tmp_path):
         init_model(CONFIG, checkpoint=path, device='cpu')
 
 
+def test_one_foreign_key_is_named_alone(tmp_path):
+    """The message counts the keys left out only when there are some."""
+    path = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': {'classifier.weight': torch.zeros(2)}}, path)
+    with pytest.raises(UserInputError, match=r"\(it holds 'classifier.weight'\)\. Nothing"):
+        init_model(CONFIG, checkpoint=path, device='cpu')
+
+
 def test_float_image_in_unit_range_is_refused():
     model = init_model(CONFIG, device='cpu')
     image = generate_scenes(1, seed=5)[0].image.astype(np.float32) / 255

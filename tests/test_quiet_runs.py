@@ -111,13 +111,14 @@ def test_cpu_loader_is_built_without_pinned_memory(scenes):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the kineto messages are CPU-only')
 def test_benchmark_profiles_quietly_on_cpu(capfd):
-    benchmark = tool('benchmark.py')
     from mmengine.registry import init_default_scope
+
+    from mmseg_clipseg.apis.benchmarking import build_model, section_times
     init_default_scope('mmseg')
-    model = benchmark['build_model'](Config.fromfile(TINY), 'cpu')
+    model = build_model(Config.fromfile(TINY), 'cpu')
     images = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8)
     capfd.readouterr()
-    sections = benchmark['section_times'](model, images, 'cpu')
+    sections = section_times(model, images, 'cpu')
     err = capfd.readouterr().err
     assert 'gpuGetDeviceCount' not in err and 'profiler_start' not in err, err
     assert sections['clipseg.backbone'] > 0 and sections['clipseg.head'] > 0

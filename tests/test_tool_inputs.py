@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mmseg_clipseg.apis.cli import run_cli
+from mmseg_clipseg.apis.work_dirs import work_dir_lock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -362,13 +363,13 @@ def test_split_file_mistakes(tmp_path, test_tool, capsys):
 def test_a_busy_work_dir_is_refused(tmp_path, test_tool, capsys, scenes):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
-    with test_tool['work_dir_lock'](str(work_dir)):
+    with work_dir_lock(str(work_dir)):
         assert_error(check(test_tool, capsys, TINY, scenes, work_dir=work_dir),
                      f'(process {os.getpid()}) is using work dir', '--work-dir')
     assert check(test_tool, capsys, TINY, scenes, work_dir=work_dir)[0] == 0
 
 
-def test_a_run_never_shares_the_result_folder_of_an_earlier_one(tmp_path, test_tool):
+def test_a_run_never_shares_the_result_folder_of_an_earlier_one(tmp_path):
     """mmengine names the folder by the second: a run starting in the second an earlier run
     ended waits for the next one."""
     import time
@@ -376,7 +377,7 @@ def test_a_run_never_shares_the_result_folder_of_an_earlier_one(tmp_path, test_t
     work_dir.mkdir()
     now = time.strftime('%Y%m%d_%H%M%S')
     (work_dir / now).mkdir()  # the earlier run's result folder
-    with test_tool['work_dir_lock'](str(work_dir)):
+    with work_dir_lock(str(work_dir)):
         assert time.strftime('%Y%m%d_%H%M%S') != now
 
 

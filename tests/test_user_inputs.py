@@ -13,7 +13,7 @@ from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.apis.cli import ConfigOptionsAction, load_config, parse_option_value
 from mmseg_clipseg.clip import TextEmbedder, load_clip, text_cache
 from mmseg_clipseg.engine.class_names_check import compare_class_names
-from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError, shown_with_more
 
 CONFIG = 'configs/clipseg_vitb_voc20.py'
 TEMPLATES = ['a photo of {}.', 'a {}']
@@ -249,3 +249,15 @@ def test_labels_outside_the_classes_are_reported(capsys):
     assert checked == reference.compute_metrics(reference.results)
     assert '2 ground-truth pixels in 1 of 2 images have labels outside 0..2' in \
         capsys.readouterr().out
+
+
+@pytest.mark.parametrize('items,limit,options,text', [
+    (['a', 'b', 'c', 'd', 'e'], 3, {}, 'a, b, c and 2 more'),
+    (['a', 'b', 'c'], 3, {}, 'a, b, c'),
+    (['x', 'y'], 1, dict(kind='tensors'), 'x and 1 more tensors'),
+    (['x'], 1, dict(kind='tensors'), 'x'),
+    (['p (r)', 'q (r)', 's (r)'], 2, dict(separator='; '), 'p (r); q (r) and 1 more'),
+    ([3, 7], 5, {}, '3, 7'),
+])
+def test_lists_in_messages_end_with_how_many_are_left_out(items, limit, options, text):
+    assert shown_with_more(items, limit, **options) == text

@@ -10,16 +10,9 @@ instead measures the text side: encoding the class names with and without cuttin
 sequence, and reading them back from the on-disk cache.
 """
 import argparse
-import contextlib
-import copy
-import ctypes
-import gc
-import os
-import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, Iterator, List, Tuple
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,19 +53,15 @@ import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, re
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
-from torch.autograd import profiler_legacy
-from torch.profiler import ProfilerActivity, profile
 
 from mmseg_clipseg.apis import check_device
+from mmseg_clipseg.apis.benchmarking import (build_model, environment_variable, measure,
+                                             synchronize, variants)
 from mmseg_clipseg.apis.cli import load_config, parse_cfg_options, run_cli
-from mmseg_clipseg.clip import resolve_templates
-from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.apis.progress import Progress, track
+from mmseg_clipseg.clip import resolve_templates
 from mmseg_clipseg.models.settings import check_int
-
-SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
+from mmseg_clipseg.utils.errors import UserInputError
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -99,168 +88,15 @@ def check_arguments(args: argparse.Namespace) -> None:
     args.device = str(check_device(args.device, '--device'))
 
 
-def build_model(cfg: Config, device: str, **overrides) -> torch.nn.Module:
-    """The config's model with ``overrides`` (dotted keys under ``model``) applied."""
-    variant = copy.deepcopy(cfg)
-    variant.merge_from_dict({f'model.{key}': value for key, value in overrides.items()})
-    return MODELS.build(variant.model).to(device).eval()
-
-
-def synchronize(device: str) -> None:
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
-def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float:
-    """Seconds for one prediction of the batch (preprocessing included)."""
-    samples = [SegDataSample(metainfo=dict(ori_shape=tuple(images.shape[-2:]),
-                                           img_shape=tuple(images.shape[-2:])))
-               for _ in range(images.shape[0])]
-    synchronize(device)
-    start = time.perf_counter()
-    with torch.no_grad():
-        data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples))
-        model.predict(data['inputs'], data['data_samples'])
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def section_times(model: torch.nn.Module, images: torch.Tensor, device: str) -> Dict[str, float]:
-    """Milliseconds per batch in each labelled section, from one profiled run."""
-    if device.startswith('cuda'):
-        recorder = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
-    else:
-        # The labelled ranges' CPU times, without kineto: on a machine without a GPU it
-        # logs "gpuGetDeviceCount failed" and two lines per run to stderr.
-        recorder = profiler_legacy.profile()
-    with recorder as profiler:
-        run_once(model, images, device)
-    totals = {name: 0.0 for name in SECTIONS}
-    for event in profiler.key_averages():
-        if event.key in totals:
-            device_time = getattr(event, 'device_time_total', 0.0)
-            totals[event.key] = (device_time or event.cpu_time_total) / 1000.0
-    # The backbone section contains CRA and DSI; report the rest of it on its own.
-    totals['clipseg.backbone'] -= totals['clipseg.cra'] + totals['clipseg.dsi']
-    return totals
-
-
-class PeakMemory:
-    """Peak memory of one run above what was in use before it, in MB.
-
-    On CUDA: torch's allocator statistics. On the CPU: the process's resident-set high-water
-    mark (Linux ``VmHWM``), reset before each run through ``/proc/self/clear_refs`` after
-    freed heap memory is handed back to the system, so that a variant measured after another
-    does not inherit its peak.
-    """
-
-    def __init__(self, device: str) -> None:
-        self.cuda = device.startswith('cuda')
-        self.before = 0.0
-
-    def __enter__(self) -> 'PeakMemory':
-        if self.cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self.before = torch.cuda.memory_allocated()
-        else:
-            _release_free_heap()
-            with open('/proc/self/clear_refs', 'w') as handle:
-                handle.write('5')  # resets VmHWM to the current VmRSS
-            self.before = _proc_status_kb('VmRSS') * 1024
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated()
-        else:
-            peak = _proc_status_kb('VmHWM') * 1024
-        self.megabytes = (peak - self.before) / 2**20
-
-
-def _proc_status_kb(field: str) -> int:
-    with open('/proc/self/status') as handle:
-        for line in handle:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    raise RuntimeError(f'/proc/self/status has no {field}')
-
-
-def _release_free_heap() -> None:
-    """Give freed heap pages back to the system (glibc keeps them otherwise)."""
-    gc.collect()
-    try:
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the peak may then include freed memory
-        pass
-
-
-def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
-            args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
-    """Median timings, peak memory and section split of every variant.
-
-    The timed runs of the variants are interleaved, so that a change of machine load during
-    the benchmark affects every variant alike and their ratios stay meaningful.
-    """
-    # Warm-up, timed and profiled runs of every variant, shown as they are done (stderr).
-    progress = Progress(len(models) * (args.warmup + args.repeats + 1), 'benchmark', 'runs')
-    for label, model in models.items():
-        for _ in range(args.warmup):
-            run_once(model, images, args.device)
-            progress.update(status=f'warm-up {label}')
-    seconds = {label: [] for label in models}
-    peaks = {label: 0.0 for label in models}
-    for repeat in range(args.repeats):
-        for label, model in models.items():
-            with PeakMemory(args.device) as memory:
-                seconds[label].append(run_once(model, images, args.device))
-            peaks[label] = max(peaks[label], memory.megabytes)
-            progress.update(status=f'timed run {repeat + 1}/{args.repeats}')
-    results = {}
-    for label, model in models.items():
-        median = statistics.median(seconds[label])
-        results[label] = dict(ms_per_image=1000 * median / images.shape[0],
-                              images_per_s=images.shape[0] / median, peak_mb=peaks[label])
-        results[label].update({name: value / images.shape[0] for name, value in
-                               section_times(model, images, args.device).items()})
-        progress.update(status=f'profiled {label}')
-    progress.close()
-    return results
-
-
-def variants(args) -> List[Tuple[str, dict]]:
-    modes = args.compare_modes or [None]
-    precisions = args.compare_precisions or [None]
-    windows = [None, 1] if args.compare_windows else [None]
-    found = []
-    for mode in modes:
-        for precision in precisions:
-            for crop_batch in windows:
-                overrides, label = {}, []
-                if mode:
-                    overrides['backbone.dense_mode'] = mode
-                    label.append(mode)
-                if precision:
-                    overrides['backbone.precision'] = precision
-                    label.append(precision)
-                if crop_batch:
-                    overrides['test_cfg.crop_batch_size'] = crop_batch
-                    label.append('per-crop')
-                elif args.compare_windows:
-                    label.append('batched')
-                found.append((' '.join(label) or 'config', overrides))
-    return found
-
-
 def benchmark_images(args, cfg: Config) -> None:
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.batch_size, 3, *args.input_size),
                            generator=generator, dtype=torch.uint8).to(args.device)
+    compared = variants(args.compare_modes, args.compare_precisions, args.compare_windows)
     models = {label: build_model(cfg, args.device, **overrides)
-              for label, overrides in track(variants(args), len(variants(args)),
-                                            'benchmark: building', 'models')}
-    rows = list(measure(models, images, args).items())
+              for label, overrides in track(compared, len(compared), 'benchmark: building',
+                                            'models')}
+    rows = list(measure(models, images, args.device, args.warmup, args.repeats).items())
     baseline = rows[0][1]['ms_per_image']
     memory_kind = 'CUDA allocated' if args.device.startswith('cuda') else 'resident set'
     header = (f'{"variant":<24}{"ms/img":>10}{"img/s":>9}{"backbone":>10}{"CRA":>8}'
@@ -326,20 +162,6 @@ def benchmark_text(args, cfg: Config) -> None:
         start = time.perf_counter()
         head.text_embedder.class_embeddings(classes, templates, identity)
         print(f'second run, from the disk cache: {time.perf_counter() - start:.3f} s')
-
-
-@contextlib.contextmanager
-def environment_variable(name: str, value: str) -> Iterator[None]:
-    """Set ``os.environ[name]`` for the ``with`` block only, then restore it."""
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
 
 
 def main(argv=None) -> None:

@@ -29,7 +29,7 @@ import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registe
 from mmseg_clipseg.apis import check_device, model_config
 from mmseg_clipseg.utils.atomic_write import write_atomically
 from mmseg_clipseg.apis.cli import run_cli
-from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError, shown_with_more
 from mmseg_clipseg.apis.progress import Progress
 from mmseg_clipseg.apis.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
                                         collect_images)
@@ -88,9 +88,9 @@ def check_output_options(args: argparse.Namespace) -> None:
 def check_existing(outputs: Sequence[str], overwrite: bool) -> None:
     existing = [path for path in outputs if osp.exists(path)]
     if existing and not overwrite:
-        more = f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''
-        raise UserInputError(f'{existing[0]!r}{more} exists already; add --overwrite to '
-                             'replace it, or choose another output name.')
+        names = shown_with_more(list(map(repr, existing)), 1)
+        raise UserInputError(f'{names} exist{"s" if len(existing) == 1 else ""} already; add '
+                             '--overwrite to replace it, or choose another output name.')
 
 
 def main(argv=None) -> None:

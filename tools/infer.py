@@ -47,7 +47,7 @@ from mmseg_clipseg.apis import check_device, model_config, option_paths
 from mmseg_clipseg.utils.atomic_write import remove_partials, write_atomically
 from mmseg_clipseg.class_names import ClassNames
 from mmseg_clipseg.apis.cli import run_cli
-from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError, shown_with_more
 from mmseg_clipseg.apis.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
                                         collect_images)
 from mmseg_clipseg.apis.image_tool_options import (add_model_arguments, parse_classes,
@@ -107,9 +107,9 @@ def check_resume(out_dir: str, items: Sequence[ImageItem], settings: Dict[str, A
     recorded = read_settings(out_dir)
     if not overwrite:
         if recorded is None and existing:
-            more = f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''
             raise UserInputError(
-                f'--out-dir {out_dir!r} already holds {existing[0]!r}{more} but no '
+                f'--out-dir {out_dir!r} already holds '
+                f'{shown_with_more(list(map(repr, existing)), 1)} but no '
                 f'{SETTINGS_FILE}, so they were not written by this tool. Give another '
                 '--out-dir, or --overwrite to replace them.')
         if recorded is not None and recorded != settings:
@@ -223,10 +223,9 @@ def main(argv=None) -> None:
     if world_size > 1:
         torch.distributed.destroy_process_group()
     if failures:
-        more = f'; and {len(failures) - 2} more' if len(failures) > 2 else ''
         raise UserInputError(f'{len(failures)} image(s) could not be read, so they have no '
-                             f'labels: {"; ".join(failures[:2])}{more}. Fix or remove them '
-                             'and run again: finished images are skipped.')
+                             f'labels: {shown_with_more(failures, 2, separator="; ")}. Fix or '
+                             'remove them and run again: finished images are skipped.')
 
 
 def label_images(items: Sequence[ImageItem], classes: ClassNames, vocabulary: Dict[str, Any],

@@ -8,7 +8,11 @@
 - :mod:`.image_io`, :mod:`.image_inputs`, :mod:`.image_tool_options`: images in (files,
   arrays, folders) and the image tools' shared options.
 - :mod:`.output_folders`, :mod:`.visualization`: what the tools write.
-- :mod:`.dist_launch`: the launcher behind ``tools/dist_test.sh``.
+- :mod:`.test_set_checks`, :mod:`.work_dirs`: what ``tools/test.py`` checks before a run
+  (the test set's files; its output folders and work-dir lock).
+- :mod:`.dist_launch`: the launcher behind ``tools/dist_test.sh`` and its workers' checks.
+- :mod:`.benchmarking`, :mod:`.results_table`: measuring speed and memory
+  (``tools/benchmark.py``); results as the paper's table (``tools/results_table.py``).
 """
 from .inference import (MODEL_CONFIGS, Segmentation, available_models, check_device,
                         config_root, init_segmentor, model_config, option_paths, segment)

@@ -7,7 +7,8 @@ The options are torchrun's (``--nproc-per-node`` a number). Local rank 0 writes 
 console; the other local ranks write to files. A worker that stops on a user mistake leaves
 its message with :func:`leave_error` (tools/test.py does): each distinct message is printed
 once, as one ``error:`` line, however many processes stopped on it; a crash is reported with
-the end of its output.
+the end of its output. :func:`check_launcher` and :func:`check_process_count` are what a
+worker checks of the launcher that started it.
 """
 import glob
 import logging
@@ -18,8 +19,19 @@ import sys
 import tempfile
 from typing import List, Optional
 
+import torch
+
+from ..utils.errors import UserInputError
+
 # The folder where the workers leave their messages (set by the launcher for them).
 ERROR_DIR_VARIABLE = 'DIST_TEST_ERROR_DIR'
+# Set by tools/dist_test.sh for the processes it starts: it checked their test set (with the
+# same arguments, in one process) just before.
+CHECKED_VARIABLE = 'DIST_TEST_CHECKED'
+# What each launcher sets for the processes it starts (mmengine's init_dist reads them).
+LAUNCHER_VARIABLES = {'pytorch': ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+                      'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
+                      'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE')}
 
 
 def _error_file(folder: str, local_rank: object) -> str:
@@ -34,6 +46,35 @@ def leave_error(message: str) -> None:
         local_rank = os.environ.get('LOCAL_RANK', '0')
         with open(_error_file(folder, local_rank), 'w', encoding='utf-8') as handle:
             handle.write(message)
+
+
+def check_launcher(launcher: str) -> None:
+    """A ``--launcher`` run is started by its launcher: without the variables it sets,
+    mmengine would stop with a KeyError (or wait for peers that never come)."""
+    missing = [name for name in LAUNCHER_VARIABLES.get(launcher, ())
+               if not os.environ.get(name)]
+    if missing:
+        raise UserInputError(
+            f'--launcher {launcher} runs under a launcher, which sets {", ".join(missing)}; '
+            'they are not set here. Start distributed runs with bash tools/dist_test.sh '
+            'CONFIG GPUS (or torchrun, srun, mpirun), or drop --launcher for one process.')
+
+
+def launched_rank() -> int:
+    """This process's global rank, as its launcher set it (0 without a launcher)."""
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'):
+        if os.environ.get(name, '').isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def check_process_count() -> None:
+    """One process per GPU: more processes on a node than GPUs would share or miss one."""
+    processes = os.environ.get('LOCAL_WORLD_SIZE', '')
+    if torch.cuda.is_available() and processes.isdigit() \
+            and int(processes) > torch.cuda.device_count():
+        raise UserInputError(f'{processes} processes per node but {torch.cuda.device_count()} '
+                             'GPU(s): start at most one process per GPU.')
 
 
 def _read(pattern: str) -> str:

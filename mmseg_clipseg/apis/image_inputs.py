@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from PIL import Image, UnidentifiedImageError
 
-from ..utils.errors import MissingFileError, UserInputError
+from ..utils.errors import MissingFileError, UserInputError, shown_with_more
 
 # The file extensions that folders and glob patterns take as images.
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.bmp', '.tif', '.tiff',
@@ -180,9 +180,8 @@ def check_readable_images(items: Sequence[ImageItem]) -> None:
             if not cv2.haveImageReader(item.path):
                 bad.append(f'{item.path} (not an image file)')
     if bad:
-        more = f' and {len(bad) - 3} more' if len(bad) > 3 else ''
         raise UserInputError(f'{len(bad)} input(s) cannot be read as images: '
-                             f'{", ".join(bad[:3])}{more}. Give JPEG, PNG, TIFF, BMP or WebP '
+                             f'{shown_with_more(bad, 3)}. Give JPEG, PNG, TIFF, BMP or WebP '
                              'images.')
 
 

@@ -74,7 +74,7 @@ class Segmentation:
 def config_root() -> Path:
     """The folder of the configs: in a source checkout the repository's ``configs``,
     otherwise the copy installed with the package (``.mim/configs``)."""
-    package = Path(__file__).resolve().parents[1]
+    package = Path(__file__).resolve().parents[1]  # mmseg_clipseg/, above apis/
     for root in (package.parent / 'configs', package / '.mim' / 'configs'):
         if (root / MODEL_CONFIGS['vitb']).is_file():
             return root

@@ -10,7 +10,7 @@ import os
 import os.path as osp
 from typing import Callable, List, Optional, Set
 
-from ..utils.errors import UserInputError
+from ..utils.errors import UserInputError, shown_with_more
 
 
 def _marker(tool: str) -> str:
@@ -46,9 +46,8 @@ def prepare_output_folder(root: str, settings: dict, expected: Callable[[dict], 
     present = set(_files_under(root))
     foreign = sorted(present - expected(previous) - {_marker(tool)})
     if foreign:
-        shown = ', '.join(foreign[:3]) + (f' and {len(foreign) - 3} more'
-                                           if len(foreign) > 3 else '')
-        raise UserInputError(f'{root!r} holds files that {tool} did not write ({shown}); '
+        raise UserInputError(f'{root!r} holds files that {tool} did not write '
+                             f'({shown_with_more(foreign, 3)}); '
                              'move them away or give another folder.')
     if previous == settings:
         return  # the same dataset: written again, file by file identical

@@ -29,7 +29,7 @@ import torch
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
-from ..utils.errors import UserInputError
+from ..utils.errors import UserInputError, shown_with_more
 from .checkpoint_files import check_weights_only_loads, describe_error, readable_by_open_clip
 from .config import LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, CLIPConfig, packaged_weights
 from .config_checks import (check_checkpoint_file, check_local_dir, check_model_name,
@@ -89,14 +89,12 @@ def _mismatch_summary(error: BaseException) -> Optional[str]:
         label, _, rest = line.strip().partition(': ')
         if label.startswith(('Missing key', 'Unexpected key')):
             keys = re.findall(r'"([^"]+)"', rest)
-            more = ', ...' if len(keys) > 3 else ''
-            parts.append(f'{label} ({len(keys)}): {", ".join(keys[:3])}{more}')
+            parts.append(f'{label} ({len(keys)}): {shown_with_more(keys, 3)}')
         elif label.startswith('size mismatch'):
             mismatches.append(line.strip().rstrip('.').replace('copying a param with shape ', '')
                               .replace('torch.Size', ''))
     if mismatches:
-        more = f' (and {len(mismatches) - 2} more)' if len(mismatches) > 2 else ''
-        parts.append('; '.join(mismatches[:2]) + more)
+        parts.append(shown_with_more(mismatches, 2, separator='; '))
     return '; '.join(parts) + '.' if parts else describe_error(error)
 
 
@@ -217,11 +215,10 @@ def _check_finite(model: nn.Module, config: CLIPConfig) -> None:
     broken = [name for name, tensor in model.state_dict().items()
               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
     if broken:
-        more = f' and {len(broken) - 1} more tensors' if len(broken) > 1 else ''
         raise UserInputError(
             f'CLIP weights {config.pretrained!r} of {config.model_name} hold NaN or infinite '
-            f'numbers ({broken[0]}{more}): the file is damaged, or was saved from a run that '
-            'diverged. Get the weights again.')
+            f'numbers ({shown_with_more(broken, 1, "tensors")}): the file is damaged, or was '
+            'saved from a run that diverged. Get the weights again.')
 
 
 # Within shared_clip_models(): the models handed out so far, by config.

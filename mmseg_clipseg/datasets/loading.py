@@ -1,10 +1,11 @@
 """Loading of label maps whose class indices do not fit in 8 bits, and of files that turn
 out to be damaged part-way through a run."""
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import mmcv
 import mmengine.fileio as fileio
 from mmcv.transforms import BaseTransform
+from mmengine.config import Config
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
@@ -98,3 +99,17 @@ class NameUnreadableFiles(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(loader={self.loader!r})'
+
+
+# The loading steps whose files can turn out damaged part-way through a run.
+LOADERS = ('LoadImageFromFile', 'LoadAnnotations', 'LoadUInt16Annotations')
+
+
+def name_unreadable_files(cfg: Config) -> None:
+    """Wrap the test pipeline's loading steps, so that a file that fails to decode mid-run
+    is one line naming it (see :class:`NameUnreadableFiles`)."""
+    dataset = cfg.test_dataloader.dataset
+    dataset.pipeline = [
+        dict(type='NameUnreadableFiles', loader=step)
+        if isinstance(step, Mapping) and str(step.get('type')).split('.')[-1] in LOADERS
+        else step for step in dataset.get('pipeline', [])]

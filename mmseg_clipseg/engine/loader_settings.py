@@ -3,13 +3,52 @@
 A config that read the machine (CPU count, environment variables) when parsed would dump a
 different file on every machine; it states upper bounds and wishes instead, and
 :func:`fit_loader_to_machine` turns them into what this process can use.
+:func:`check_loader_settings` checks the settings as written, before any worker starts.
 """
 import os
 from typing import Any, Dict, Mapping, Optional
 
 import torch
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
+
+from ..models.settings import check_bool, check_int
+from ..utils.errors import UserInputError
+
+
+def _group(where: str, value: Any) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise UserInputError(f'{where} must be a dict; got {value!r}')
+    return value
+
+
+def _flags(where: str, settings: Mapping, *keys: str) -> None:
+    """Those of ``keys`` that ``settings`` sets are True or False."""
+    for key in keys:
+        if key in settings:
+            check_bool(f'{where}.{key}', settings[key])
+
+
+def check_loader_settings(cfg: Config) -> None:
+    """The test dataloader's settings, checked before any worker or model is started."""
+    loader = cfg.get('test_dataloader')
+    if not isinstance(loader, Mapping):
+        raise UserInputError('The config has no test_dataloader; is it a test config (e.g. '
+                             'configs/clipseg_vitb_voc20.py)?')
+    check_int('test_dataloader.batch_size', loader.get('batch_size', 1))
+    workers = check_int('test_dataloader.num_workers', loader.get('num_workers', 0), low=0)
+    _flags('test_dataloader', loader, 'persistent_workers', 'pin_memory', 'drop_last')
+    if loader.get('persistent_workers') and workers == 0:
+        raise UserInputError('test_dataloader.persistent_workers=True needs num_workers >= 1; '
+                             'with num_workers=0 also set '
+                             'test_dataloader.persistent_workers=False.')
+    if loader.get('prefetch_factor') is not None:
+        check_int('test_dataloader.prefetch_factor', loader['prefetch_factor'])
+    sampler = _group('test_dataloader.sampler', loader.get('sampler'))
+    _group('test_dataloader.dataset', loader.get('dataset'))
+    _flags('test_dataloader.sampler', sampler, 'shuffle')
+    _flags('test_cfg', _group('test_cfg', cfg.get('test_cfg', {})), 'fp16')
 
 
 def _processes_per_node() -> int:

@@ -16,7 +16,7 @@ from ...class_names import ClassNamesSpec
 from ...clip import shared_clip_models
 from ...clip.templates import TemplatesSpec
 from ...datasets.palette import palette_for
-from ...utils.errors import UserInputError
+from ...utils.errors import UserInputError, shown_with_more
 from .image_meta import Box, flip_dims_of, image_box, unpadded
 from .test_settings import check_test_cfg
 from .windows import (GridToPixels, ImageNameLogits, Size, WindowFeatures, equal_size_chunks,
@@ -296,8 +296,9 @@ def _refuse_foreign_state_dict(module: torch.nn.Module, state_dict: Mapping[str,
     own = tuple(f'{prefix}{name}.' for name, _ in module.named_children())
     foreign = [key for key in state_dict if key.startswith(prefix) and not key.startswith(own)]
     if foreign:
+        keys = shown_with_more(list(map(repr, foreign)), 1, 'such keys')
         raise UserInputError(
-            f'The checkpoint is not a checkpoint of TrainingFreeSegmentor (it holds '
-            f'{foreign[0]!r} and {len(foreign) - 1} more such keys). Nothing here is trained: '
-            f'give no checkpoint, and set CLIP\'s weights with model.clip.pretrained (a tag or '
-            f'a file), e.g. init_model(config, cfg_options={{"model.clip.pretrained": PATH}}).')
+            f'The checkpoint is not a checkpoint of TrainingFreeSegmentor (it holds {keys}). '
+            'Nothing here is trained: give no checkpoint, and set CLIP\'s weights with '
+            'model.clip.pretrained (a tag or a file), e.g. '
+            'init_model(config, cfg_options={"model.clip.pretrained": PATH}).')
