@@ -1,0 +1,222 @@
+"""tools/app.py in a real browser: headless Chromium (Debian's package, driven by selenium)
+uploads an image and types names into the page; the labels behind the overlay it shows must
+be segment()'s, and a mistake must show its one-line message, with no request leaving this
+machine. Run alone with `pytest -m browser`; `MMSEG_CLIPSEG_APP_SCREENSHOT=docs/images/app.png`
+also saves the README's screenshot."""
+import io
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmseg_clipseg.apis import init_segmentor, segment
+from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
+from mmseg_clipseg.image_io import read_rgb
+from mmseg_clipseg.visualization import render_overlay
+
+pytestmark = pytest.mark.browser
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CHROMIUM = '/usr/bin/chromium'
+CHROMEDRIVER = '/usr/bin/chromedriver'
+# Headless, and nothing of Chromium's own that calls home (updates, sync, QUIC probes).
+CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                  '--no-first-run', '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync', '--window-size=1400,1000')
+NAMES = 'grass, lawn; water; sand; rock; circle; square; triangle'
+WAIT_S = 120
+
+
+def _missing() -> str:
+    """What this test needs and does not have here ('' when nothing is missing)."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not osp.exists(path)]
+    for module in ('gradio', 'selenium'):
+        if not _importable(module):
+            missing.append(f'the Python package {module}')
+    return ', '.join(missing)
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope='module', autouse=True)
+def browser_available() -> None:
+    missing = _missing()
+    if missing and os.environ.get('CI'):  # CI installs them (.ci/run, Makefile): a failure
+        pytest.fail(f'The browser test needs {missing}; .ci/run and make test install them.')
+    if missing:
+        pytest.skip(f'needs {missing}: apt-get install chromium chromium-driver and '
+                    'pip install -e ".[app,tests]"')
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def app_url(env, tmp_path_factory):
+    """tools/app.py with its default (tiny, offline) model, served on a free local port."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp('app') / 'app.log'
+    with open(log, 'w') as out:
+        process = subprocess.Popen(
+            [sys.executable, 'tools/app.py', '--port', str(port), '--device', 'cpu'],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}/'
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            assert process.poll() is None, f'tools/app.py stopped:\n{log.read_text()}'
+            assert time.monotonic() < deadline, f'no page after {WAIT_S} s:\n{log.read_text()}'
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope='module')
+def driver(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f'--user-data-dir={tmp_path_factory.mktemp("chromium_profile")}')
+    options.set_capability('goog:loggingPrefs', {'performance': 'ALL'})
+    # The system's chromedriver: selenium then never looks for (or downloads) a driver.
+    browser = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    browser.set_page_load_timeout(WAIT_S)
+    yield browser
+    browser.quit()
+
+
+def _wait(driver, condition, message: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, WAIT_S).until(condition, message=message)
+
+
+def _submit(driver, url: str, image_path: str, names: str) -> str:
+    """Open the page, upload ``image_path``, type ``names``, press Segment; the status."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    driver.get(url)
+    upload = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, '#image input[type=file]'),
+                   'the page has no image upload')
+    upload.send_keys(image_path)
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#image img'),
+          'the uploaded image is not shown')
+    box = driver.find_element(By.CSS_SELECTOR, '#names textarea')
+    box.send_keys(Keys.CONTROL, 'a')
+    box.send_keys(Keys.DELETE)
+    if names:
+        # Typed text through the clipboard-free path: set the value, then let Gradio see it.
+        driver.execute_script(
+            'arguments[0].value = arguments[1];'
+            'arguments[0].dispatchEvent(new Event("input", {bubbles: true}));', box, names)
+    driver.find_element(By.CSS_SELECTOR, '#segment').click()
+    return _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, '#status').text.strip(),
+                 'no status after Segment')
+
+
+def _fetch_image(url: str) -> np.ndarray:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return np.asarray(Image.open(io.BytesIO(response.read())))
+
+
+@pytest.fixture(scope='module')
+def scene_path(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp('scene') / 'scene.png')
+    Image.fromarray(generate_scenes(1, seed=7)[0].image).save(path)
+    return path
+
+
+def test_page_shows_segment_labels(driver, app_url, scene_path, tmp_path):
+    from selenium.webdriver.common.by import By
+    status = _submit(driver, app_url, scene_path, NAMES)
+    assert 'Error' not in status, status
+    overlay_src = driver.find_element(By.CSS_SELECTOR, '#overlay img').get_attribute('src')
+    labels_href = driver.find_element(By.CSS_SELECTOR, '#labels a').get_attribute('href')
+    shown_labels = _fetch_image(labels_href)
+    shown_overlay = _fetch_image(overlay_src)
+
+    expected = segment(init_segmentor('tiny-synthetic', device='cpu'), scene_path, NAMES)
+    np.testing.assert_array_equal(shown_labels, expected.labels)
+    image = read_rgb(scene_path)
+    np.testing.assert_array_equal(
+        shown_overlay, np.asarray(render_overlay(image, expected.labels, expected.classes)))
+    shares_text = driver.find_element(By.CSS_SELECTOR, '#shares').text
+    assert all(name in shares_text for name in set(expected.classes[i]
+                                                    for i in np.unique(expected.labels)))
+
+    driver.save_screenshot(str(tmp_path / 'app.png'))
+    readme_copy = os.environ.get('MMSEG_CLIPSEG_APP_SCREENSHOT')
+    if readme_copy:
+        driver.save_screenshot(readme_copy)
+    _assert_local_requests_only(driver, app_url)
+
+
+def _assert_local_requests_only(driver, url: str) -> None:
+    import json
+    requested = {json.loads(entry['message'])['message']['params']['request']['url']
+                 for entry in driver.get_log('performance')
+                 if '"Network.requestWillBeSent"' in entry['message']}
+    assert requested, 'no requests were logged'
+    # Chromium's own pages (chrome://), data: and blob: URLs never leave the browser.
+    web = [u for u in requested if u.startswith(('http:', 'https:', 'ws:', 'wss:'))]
+    assert any(u.startswith(url) for u in web), requested
+    outside = [u for u in web if not u.startswith((url, url.replace('http:', 'ws:')))]
+    assert not outside, f'the page asked outside {url}: {outside}'
+
+
+def _write_unreadable(path) -> str:
+    path.write_bytes(b'this is not an image\n' * 10)
+    return str(path)
+
+
+def _write_too_large(path) -> str:
+    Image.new('RGB', (5000, 4000)).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize('case, message', [
+    ('no names', 'No class names'),
+    ('10,000 names', '10000 classes were given'),
+    ('unreadable file', "'broken.png' is not an image file"),
+    ('too large', 'megapixels'),
+])
+def test_page_shows_mistakes(driver, app_url, scene_path, tmp_path, case, message):
+    from selenium.webdriver.common.by import By
+    names, image = NAMES, scene_path
+    if case == 'no names':
+        names = ''
+    elif case == '10,000 names':
+        names = ', '.join(f'class{index}' for index in range(10000))
+    elif case == 'unreadable file':
+        image = _write_unreadable(tmp_path / 'broken.png')
+    else:
+        image = _write_too_large(tmp_path / 'large.png')
+    status = _submit(driver, app_url, image, names)
+    assert status.startswith('Error:') and message in status, status
+    assert len(status.splitlines()) == 1 and 'Traceback' not in status, status
+    assert '/tmp' not in status, status  # the upload's own name, not the server's copy
+    assert not driver.find_elements(By.CSS_SELECTOR, '#overlay img')
