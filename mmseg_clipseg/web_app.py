@@ -51,6 +51,8 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 BACKGROUND_CHOICES = ('none', 'text', 'threshold')
 NUM_EXAMPLES = 4
 EXAMPLE_SEED = 1
+# Pixels of the input and overlay boxes (small images are shown enlarged).
+IMAGE_HEIGHT = 320
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -221,7 +223,7 @@ def build_page(page: SegmentationPage, examples: List[str], default_names: str,
         with gr.Row():
             with gr.Column():
                 image = gr.Image(type='filepath', sources=['upload'], label='Image',
-                                 elem_id='image')
+                                 height=IMAGE_HEIGHT, elem_id='image')
                 names = gr.Textbox(value=default_names, label='Classes', lines=2,
                                    elem_id='names',
                                    info='comma-separated ("cat, grass, sky"); with synonyms '
@@ -235,8 +237,9 @@ def build_page(page: SegmentationPage, examples: List[str], default_names: str,
                 gr.Examples([[path] for path in examples], [image], label='Synthetic scenes')
             with gr.Column():
                 overlay = gr.Image(type='pil', format='png', label='Overlay',
-                                   interactive=False, elem_id='overlay')
-                shares = gr.Label(label='Share of the image', elem_id='shares')
+                                   height=IMAGE_HEIGHT, interactive=False, elem_id='overlay')
+                shares = gr.Label(label='Share of the image', show_heading=False,
+                                  elem_id='shares')
                 labels_file = gr.File(label='Labels (PNG of class indices)',
                                       interactive=False, elem_id='labels')
                 status = gr.Markdown(elem_id='status')

@@ -1,8 +1,10 @@
-"""tools/app.py in a real browser: headless Chromium (Debian's package, driven by selenium)
-uploads an image and types names into the page; the labels behind the overlay it shows must
-be segment()'s, and a mistake must show its one-line message, with no request leaving this
-machine. Run alone with `pytest -m browser`; `MMSEG_CLIPSEG_APP_SCREENSHOT=docs/images/app.png`
-also saves the README's screenshot."""
+"""tools/app.py, the web page: its logic against segment() (no browser needed), and the page
+in a real browser: headless Chromium (Debian's package, driven by selenium) uploads an image
+and types names; the labels behind the overlay it shows must be segment()'s, and a mistake
+must show its one-line message, with no request leaving this machine. The browser tests run
+alone with `pytest -m browser`; `MMSEG_CLIPSEG_APP_SCREENSHOT=docs/images/app.png` also saves
+the README's screenshot."""
+import importlib.util
 import io
 import os
 import os.path as osp
@@ -16,12 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_clipseg.apis import init_segmentor, segment
+from mmseg_clipseg import web_app
+from mmseg_clipseg.apis import init_segmentor, model_config, segment
 from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
 from mmseg_clipseg.image_io import read_rgb
 from mmseg_clipseg.visualization import render_overlay
-
-pytestmark = pytest.mark.browser
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CHROMIUM = '/usr/bin/chromium'
@@ -30,28 +31,19 @@ CHROMEDRIVER = '/usr/bin/chromedriver'
 CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
                   '--no-first-run', '--disable-background-networking',
                   '--disable-component-update', '--disable-sync', '--window-size=1400,1000')
-NAMES = 'grass, lawn; water; sand; rock; circle; square; triangle'
+NAMES = 'grass; water; sand; rock; circle; square; triangle'
 WAIT_S = 120
 
 
 def _missing() -> str:
     """What this test needs and does not have here ('' when nothing is missing)."""
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not osp.exists(path)]
-    for module in ('gradio', 'selenium'):
-        if not _importable(module):
-            missing.append(f'the Python package {module}')
+    missing += [f'the Python package {module}' for module in ('gradio', 'selenium')
+                if importlib.util.find_spec(module) is None]
     return ', '.join(missing)
 
 
-def _importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.fixture(scope='module', autouse=True)
+@pytest.fixture(scope='module')
 def browser_available() -> None:
     missing = _missing()
     if missing and os.environ.get('CI'):  # CI installs them (.ci/run, Makefile): a failure
@@ -68,7 +60,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope='module')
-def app_url(env, tmp_path_factory):
+def app_url(browser_available, env, tmp_path_factory):
     """tools/app.py with its default (tiny, offline) model, served on a free local port."""
     port = _free_port()
     log = tmp_path_factory.mktemp('app') / 'app.log'
@@ -94,7 +86,7 @@ def app_url(env, tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def driver(tmp_path_factory):
+def driver(browser_available, tmp_path_factory):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
@@ -146,10 +138,11 @@ def _fetch_image(url: str) -> np.ndarray:
 @pytest.fixture(scope='module')
 def scene_path(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp('scene') / 'scene.png')
-    Image.fromarray(generate_scenes(1, seed=7)[0].image).save(path)
+    Image.fromarray(generate_scenes(1, seed=5)[0].image).save(path)
     return path
 
 
+@pytest.mark.browser
 def test_page_shows_segment_labels(driver, app_url, scene_path, tmp_path):
     from selenium.webdriver.common.by import By
     status = _submit(driver, app_url, scene_path, NAMES)
@@ -198,6 +191,7 @@ def _write_too_large(path) -> str:
     return str(path)
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize('case, message', [
     ('no names', 'No class names'),
     ('10,000 names', '10000 classes were given'),
@@ -220,3 +214,38 @@ def test_page_shows_mistakes(driver, app_url, scene_path, tmp_path, case, messag
     assert len(status.splitlines()) == 1 and 'Traceback' not in status, status
     assert '/tmp' not in status, status  # the upload's own name, not the server's copy
     assert not driver.find_elements(By.CSS_SELECTOR, '#overlay img')
+
+
+def test_arguments_checked_before_gradio(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, 'gradio', None)  # importing it now fails
+    with pytest.raises(SystemExit) as exit_info:
+        web_app.main(['--help'])
+    assert exit_info.value.code == 0 and '--port' in capsys.readouterr().out
+    with pytest.raises(web_app.UserInputError, match='--port 0 is not a port'):
+        web_app.main(['--port', '0'])
+    with pytest.raises(web_app.UserInputError, match='Unknown model'):
+        web_app.main(['--model', 'vitz'])
+
+
+def test_page_logic_equals_segment(scene_path, tmp_path):
+    page = web_app.SegmentationPage(model_config('tiny-synthetic'), 'cpu', str(tmp_path))
+    for mode in ('maskclip', 'clipseg', 'maskclip'):
+        shown = page.run(scene_path, NAMES, mode, 'text')
+        expected = segment(page.segmentor(mode), scene_path, NAMES, background='text')
+        np.testing.assert_array_equal(np.asarray(Image.open(shown.labels_file)),
+                                      expected.labels)
+        assert shown.status.startswith('64x64 image, 7 classes, ' + mode), shown.status
+    assert sorted(page._segmentors) == ['clipseg', 'maskclip']  # each mode built once
+
+
+@pytest.mark.parametrize('names, dense_mode, message', [
+    ('', 'clipseg', 'No class names'),
+    ('grass', 'clipseg', 'single class'),
+    ('synthetic.txt', 'clipseg', 'does not read files'),
+    (NAMES, 'segformer', 'Unknown dense mode'),
+])
+def test_page_logic_mistakes(scene_path, tmp_path, names, dense_mode, message):
+    page = web_app.SegmentationPage(model_config('tiny-synthetic'), 'cpu', str(tmp_path))
+    shown = page.run(scene_path, names, dense_mode, 'none')
+    assert shown.status.startswith('**Error:**') and message in shown.status, shown.status
+    assert shown.as_tuple()[:3] == (None, None, None)
