@@ -59,14 +59,41 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# tools/app.py under an audit hook that reports every name lookup and connection to an
+# address other than this machine's (Python's socket audit events).
+LAUNCH_AUDITED = """
+import runpy, sys
+LOCAL = ('127.0.0.1', '::1', 'localhost', '0.0.0.0', '')
+def report_outside(event, args):
+    if event == 'socket.getaddrinfo' or event == 'socket.connect':
+        host = args[0] if event == 'socket.getaddrinfo' else args[1]
+        host = host[0] if isinstance(host, tuple) else host
+        if isinstance(host, bytes):
+            host = host.decode()
+        if isinstance(host, str) and not host.startswith('/') and host not in LOCAL:
+            print(f'OUTSIDE {event} {host}', file=sys.stderr, flush=True)
+sys.addaudithook(report_outside)
+sys.argv = ['tools/app.py', *sys.argv[1:]]
+runpy.run_path('tools/app.py', run_name='__main__')
+"""
+
+
+class App:
+    """The served page: its address and the server's log."""
+
+    def __init__(self, url: str, log) -> None:
+        self.url = url
+        self.log = log
+
+
 @pytest.fixture(scope='module')
-def app_url(browser_available, env, tmp_path_factory):
+def app(browser_available, env, tmp_path_factory):
     """tools/app.py with its default (tiny, offline) model, served on a free local port."""
     port = _free_port()
     log = tmp_path_factory.mktemp('app') / 'app.log'
     with open(log, 'w') as out:
         process = subprocess.Popen(
-            [sys.executable, 'tools/app.py', '--port', str(port), '--device', 'cpu'],
+            [sys.executable, '-c', LAUNCH_AUDITED, '--port', str(port), '--device', 'cpu'],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f'http://127.0.0.1:{port}/'
     try:
@@ -79,7 +106,7 @@ def app_url(browser_available, env, tmp_path_factory):
                 break
             except OSError:
                 time.sleep(0.5)
-        yield url
+        yield App(url, log)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -143,9 +170,9 @@ def scene_path(tmp_path_factory) -> str:
 
 
 @pytest.mark.browser
-def test_page_shows_segment_labels(driver, app_url, scene_path, tmp_path):
+def test_page_shows_segment_labels(driver, app, scene_path, tmp_path):
     from selenium.webdriver.common.by import By
-    status = _submit(driver, app_url, scene_path, NAMES)
+    status = _submit(driver, app.url, scene_path, NAMES)
     assert 'Error' not in status, status
     overlay_src = driver.find_element(By.CSS_SELECTOR, '#overlay img').get_attribute('src')
     labels_href = driver.find_element(By.CSS_SELECTOR, '#labels a').get_attribute('href')
@@ -165,7 +192,10 @@ def test_page_shows_segment_labels(driver, app_url, scene_path, tmp_path):
     readme_copy = os.environ.get('MMSEG_CLIPSEG_APP_SCREENSHOT')
     if readme_copy:
         driver.save_screenshot(readme_copy)
-    _assert_local_requests_only(driver, app_url)
+    _assert_local_requests_only(driver, app.url)
+    log = app.log.read_text()
+    assert 'Running on local URL:  http://127.0.0.1:' in log, log
+    assert 'OUTSIDE' not in log, log  # the server looked up or called no other machine
 
 
 def _assert_local_requests_only(driver, url: str) -> None:
@@ -198,7 +228,7 @@ def _write_too_large(path) -> str:
     ('unreadable file', "'broken.png' is not an image file"),
     ('too large', 'megapixels'),
 ])
-def test_page_shows_mistakes(driver, app_url, scene_path, tmp_path, case, message):
+def test_page_shows_mistakes(driver, app, scene_path, tmp_path, case, message):
     from selenium.webdriver.common.by import By
     names, image = NAMES, scene_path
     if case == 'no names':
@@ -209,7 +239,7 @@ def test_page_shows_mistakes(driver, app_url, scene_path, tmp_path, case, messag
         image = _write_unreadable(tmp_path / 'broken.png')
     else:
         image = _write_too_large(tmp_path / 'large.png')
-    status = _submit(driver, app_url, image, names)
+    status = _submit(driver, app.url, image, names)
     assert status.startswith('Error:') and message in status, status
     assert len(status.splitlines()) == 1 and 'Traceback' not in status, status
     assert '/tmp' not in status, status  # the upload's own name, not the server's copy
