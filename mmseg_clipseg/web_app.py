@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import os
 import os.path as osp
+import socket
 import sys
 import tempfile
 import time
@@ -187,12 +188,28 @@ def check_image_size(path: str) -> None:
     try:
         with Image.open(path) as image:
             width, height = image.size
+    except Image.DecompressionBombError as error:  # Pillow's own limit, far above ours
+        raise UserInputError(f'The image is too large to decode safely ({error}); the page '
+                             f'takes up to {MAX_IMAGE_PIXELS // 10**6} megapixels.') from error
     except (UnidentifiedImageError, OSError):
         return
     if width * height > MAX_IMAGE_PIXELS:
         raise UserInputError(f'The image is {width}x{height} pixels; the page takes up to '
                           f'{MAX_IMAGE_PIXELS // 10**6} megapixels. Downscale it, or use '
                           'tools/infer.py.')
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse a port out of range, or one that is taken, before the model is built (a
+    second copy of the page, say, would otherwise end in a server traceback)."""
+    if not 1 <= port <= 65535:
+        raise UserInputError(f'--port {port} is not a port; give 1..65535.')
+    try:
+        with socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as error:
+        raise UserInputError(f'Cannot serve on {host}:{port} ({error.strerror}); give '
+                             'another --port, or a --host of this machine.') from error
 
 
 def write_examples(folder: str) -> List[str]:
@@ -251,8 +268,7 @@ def build_page(page: SegmentationPage, examples: List[str], default_names: str,
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    if not 1 <= args.port <= 65535:
-        raise UserInputError(f'--port {args.port} is not a port; give 1..65535.')
+    check_address(args.host, args.port)
     # Before Gradio is imported: it reads the setting at import and in its helpers.
     os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'
     device = check_device(args.device, '--device')

@@ -9,10 +9,12 @@ import io
 import os
 import os.path as osp
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 
 import numpy as np
 import pytest
@@ -254,7 +256,13 @@ def test_arguments_checked_before_gradio(monkeypatch, capsys):
     with pytest.raises(web_app.UserInputError, match='--port 0 is not a port'):
         web_app.main(['--port', '0'])
     with pytest.raises(web_app.UserInputError, match='Unknown model'):
-        web_app.main(['--model', 'vitz'])
+        web_app.main(['--model', 'vitz', '--port', str(_free_port())])
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(web_app.UserInputError, match=f'Cannot serve on 127.0.0.1:{port}'):
+            web_app.main(['--port', str(port)])
 
 
 def test_page_logic_equals_segment(scene_path, tmp_path):
@@ -279,3 +287,24 @@ def test_page_logic_mistakes(scene_path, tmp_path, names, dense_mode, message):
     shown = page.run(scene_path, names, dense_mode, 'none')
     assert shown.status.startswith('**Error:**') and message in shown.status, shown.status
     assert shown.as_tuple()[:3] == (None, None, None)
+
+
+def _png_header_only(path, width: int, height: int) -> str:
+    """A PNG whose header claims ``width`` x ``height`` RGB pixels, with no pixel data
+    (reading its size costs nothing; decoding it fails)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data)))
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header)
+                     + chunk(b'IDAT', zlib.compress(b'')) + chunk(b'IEND', b''))
+    return str(path)
+
+
+@pytest.mark.parametrize('side', [5000, 20000])  # above ours; above Pillow's bomb limit too
+def test_page_refuses_large_images_from_header(tmp_path, side):
+    page = web_app.SegmentationPage(model_config('tiny-synthetic'), 'cpu', str(tmp_path))
+    shown = page.run(_png_header_only(tmp_path / 'large.png', side, side), NAMES, 'clipseg',
+                     'none')
+    assert shown.status.startswith('**Error:**') and 'megapixels' in shown.status, \
+        shown.status
