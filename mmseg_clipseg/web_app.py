@@ -171,14 +171,14 @@ def check_names(text: str) -> ClassNames:
     text = (text or '').strip()
     if not text:
         raise UserInputError('No class names: type two or more, e.g. "cat, grass, sky" (with '
-                          'synonyms: "cat, kitty; grass; sky").')
+                             'synonyms: "cat, kitty; grass; sky").')
     if looks_like_path(text) or osp.exists(osp.expanduser(text)):
         raise UserInputError(f'{text!r} looks like a file; the page does not read files: type '
-                          'the names, e.g. "cat, grass, sky", or a benchmark key (voc20).')
+                             'the names, e.g. "cat, grass, sky", or a benchmark key (voc20).')
     classes = parse_classes(text, option='Classes')
     if len(classes) > MAX_CLASSES:
         raise UserInputError(f'{len(classes)} classes were given; the page takes at most '
-                          f'{MAX_CLASSES}. Use tools/infer.py for larger vocabularies.')
+                             f'{MAX_CLASSES}. Use tools/infer.py for larger vocabularies.')
     return classes
 
 
@@ -195,7 +195,7 @@ def check_image_size(path: str) -> None:
         return
     if width * height > MAX_IMAGE_PIXELS:
         raise UserInputError(f'The image is {width}x{height} pixels; the page takes up to '
-                          f'{MAX_IMAGE_PIXELS // 10**6} megapixels. Downscale it, or use '
+                             f'{MAX_IMAGE_PIXELS // 10**6} megapixels. Downscale it, or use '
                           'tools/infer.py.')
 
 
