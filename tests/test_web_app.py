@@ -145,7 +145,9 @@ def _submit(driver, url: str, image_path: str, names: str) -> str:
     upload = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, '#image input[type=file]'),
                    'the page has no image upload')
     upload.send_keys(image_path)
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#image img'),
+    # Shown from the server's copy: the upload has finished.
+    _wait(driver, lambda d: any((img.get_attribute('src') or '').startswith(url)
+                                for img in d.find_elements(By.CSS_SELECTOR, '#image img')),
           'the uploaded image is not shown')
     box = driver.find_element(By.CSS_SELECTOR, '#names textarea')
     box.send_keys(Keys.CONTROL, 'a')
