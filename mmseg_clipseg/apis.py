@@ -91,7 +91,13 @@ def _config_of(model: Union[str, Path, Config]) -> Config:
     if str(model) in MODEL_CONFIGS:
         return load_config(str(config_root() / MODEL_CONFIGS[str(model)]))
     if osp.exists(str(model)) or str(model).endswith('.py'):
-        return load_config(str(model))
+        cfg = load_config(str(model))
+        if not isinstance(cfg.get('model'), Mapping):
+            raise UserInputError(f'Config {str(model)!r} defines no model (a dataset or '
+                                 'runtime part?); give a model config such as '
+                                 f'configs/clipseg_vitb_voc20.py, or a short name '
+                                 f'({", ".join(MODEL_CONFIGS)}).')
+        return cfg
     raise UserInputError(f'Unknown model {str(model)!r}: give a short name '
                          f'({", ".join(MODEL_CONFIGS)}), a config file or a Config.')
 

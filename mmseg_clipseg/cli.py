@@ -27,17 +27,30 @@ class ConfigOptionsAction(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Sequence[str], option_string: Optional[str] = None) -> None:
-        options = dict(getattr(namespace, self.dest, None) or {})
         for item in values:
-            key, separator, text = item.partition('=')
+            key, separator, _ = item.partition('=')
             if not separator or not key:
                 parser.error(f'{option_string} takes KEY=VALUE pairs; got {item!r}')
-            try:
-                options[key] = parse_option_value(text)
-            except UserInputError as error:
-                raise UserInputError(f'{option_string} {item}: {error} {SYNTAX_HINT}') \
-                    from error
+        options = dict(getattr(namespace, self.dest, None) or {})
+        options.update(parse_cfg_options(values, option_string))
         setattr(namespace, self.dest, options)
+
+
+def parse_cfg_options(pairs: Optional[Sequence[str]],
+                      option: str = '--cfg-options') -> Dict[str, Any]:
+    """``KEY=VALUE`` strings into a dict, values read as :class:`ConfigOptionsAction` reads
+    them. For tools whose argument parser stays free of this package, so that ``--help``
+    answers without importing torch."""
+    options: Dict[str, Any] = {}
+    for item in pairs or ():
+        key, separator, text = item.partition('=')
+        if not separator or not key:
+            raise UserInputError(f'{option} takes KEY=VALUE pairs; got {item!r}')
+        try:
+            options[key] = parse_option_value(text)
+        except UserInputError as error:
+            raise UserInputError(f'{option} {item}: {error} {SYNTAX_HINT}') from error
+    return options
 
 
 def _did_you_mean(name: str, choices: Sequence[str]) -> str:
@@ -115,6 +128,9 @@ def check_model_settings(settings: Any, where: str = 'model') -> None:
     for name, value in settings.items():
         if name in ('type', '_scope_'):
             continue
+        removed = getattr(cls, 'REMOVED_SETTINGS', {})
+        if name in removed:  # a setting that was replaced: say by what
+            raise UserInputError(removed[name])
         if accepted is not None and name not in accepted:
             hint = _did_you_mean(name, sorted(accepted)) \
                 or f' It takes: {", ".join(sorted(accepted - {"init_cfg"}))}.'
@@ -185,7 +201,9 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
             argv: Optional[List[str]] = None) -> int:
     """Run a tool's ``main``; print a user mistake as one ``error:`` line, no traceback.
 
-    Set ``MMSEG_CLIPSEG_DEBUG=1`` to get the traceback anyway.
+    Set ``MMSEG_CLIPSEG_DEBUG=1`` to get the traceback anyway (a developer's switch: the
+    message of a user mistake says all a user needs, so it is not advertised there; any
+    other error keeps its traceback).
 
     Returns:
         int: The exit status: 0 on success, 1 after a user mistake.
@@ -195,7 +213,6 @@ def run_cli(main: Callable[[Optional[List[str]]], None],
     except UserInputError as error:
         if os.environ.get('MMSEG_CLIPSEG_DEBUG'):
             raise
-        print(f'error: {error}\n(set MMSEG_CLIPSEG_DEBUG=1 to see the traceback)',
-              file=sys.stderr)
+        print(f'error: {error}', file=sys.stderr)
         return 1
     return 0

@@ -11,3 +11,8 @@ class UserInputError(ValueError):
 
 class MissingFileError(UserInputError, FileNotFoundError):
     """A file or folder named in the configuration does not exist."""
+
+
+class UnwritableFileError(UserInputError, OSError):
+    """A file or folder cannot be written (read-only file system, disk full, no permission);
+    an ``OSError`` too, so that code which tolerates a failed write (a cache) still does."""

@@ -211,6 +211,11 @@ def _tensor_to_numpy(tensor: Any) -> np.ndarray:
         raise UserInputError(f'The image tensor has shape {shape}, a batch; give one image '
                              '(C, H, W), e.g. tensor[0].')
     if tensor.dim() == 3:
+        if shape[0] in (1, 2, 3, 4) and shape[2] in (1, 2, 3, 4):
+            # (3, 4, 3): three 4x3 channels or a 3x4 RGB image? Refused, not guessed.
+            raise UserInputError(f'The image tensor has shape {shape}: its channels could be '
+                                 'first or last. Give (C, H, W) or (H, W, C) with H and W '
+                                 'above 4 pixels.')
         if shape[0] in (1, 2, 3, 4):
             tensor = tensor.permute(1, 2, 0)
         elif shape[2] not in (1, 2, 3, 4):

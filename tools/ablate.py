@@ -25,13 +25,6 @@ import os.path as osp
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-from mmengine.model import is_model_wrapper
-from mmseg.registry import MODELS
-
-from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
 
 Overrides = Dict[str, Any]
 Variant = Tuple[str, Overrides]
@@ -68,6 +61,33 @@ VARIANT_GROUPS: Dict[str, Union[List[Variant], Callable[[int], List[Variant]]]] 
             ('mix=qq w=0.5', {'cra.mix': 'qq', 'cra.mix_weight': 0.5})],
 }
 FULL = 'clipseg (config)'
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--data-root', help='dataset folder (overrides the config)')
+    parser.add_argument('--only', nargs='+', metavar='GROUP',
+                        help='variant groups to run (default: all): '
+                        f'{", ".join(VARIANT_GROUPS)}')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                        help='config overrides applied to every variant')
+    parser.add_argument('--work-dir', help='folder for the runner\'s logs and ablation.json '
+                        '(default: a temporary folder, no JSON)')
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, registers)
+from mmengine.model import is_model_wrapper
+from mmseg.registry import MODELS
+
+from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
+from mmseg_clipseg.evaluation.progress import Progress
 
 
 def group_variants(group: str, depth: int) -> List[Variant]:
@@ -127,11 +147,19 @@ def ablate(config: str, data_root: Optional[str] = None, only: Optional[Sequence
     """
     groups = select_groups(only)
     cfg = load_config(config, cfg_options, data_root)
-    check_data_root(cfg)
     if cfg.model.get('type') != 'TrainingFreeSegmentor':
         raise UserInputError(f'{config} is not a TrainingFreeSegmentor config; the ablations '
                              'change its CLIPDenseBackbone.')
+    dense_mode = cfg.model.backbone.get('dense_mode', 'clipseg')
+    if dense_mode != 'clipseg':
+        # Every row is a clipseg variant; running another mode under clipseg's labels would
+        # be a silently wrong table.
+        raise UserInputError(
+            f'model.backbone.dense_mode is {dense_mode!r}, but the ablations are of clipseg; '
+            'give --cfg-options model.backbone.dense_mode=clipseg, or compare dense modes with '
+            'tools/compare_dense_modes.py.')
     cfg.model.backbone.dense_mode = 'clipseg'
+    check_data_root(cfg)
     runner = quiet_runner(cfg, work_dir, prefix='ablate_')
     segmentor = runner.model.module if is_model_wrapper(runner.model) else runner.model
     device = next(segmentor.parameters()).device
@@ -146,20 +174,24 @@ def ablate(config: str, data_root: Optional[str] = None, only: Optional[Sequence
     rows: List[Dict[str, Any]] = []
     done: Dict[str, Dict[str, Any]] = {}
     original = segmentor.backbone
+    keys = [_canonical(with_overrides(base_settings, overrides), depth)
+            for _, _, overrides in plan]
+    progress = Progress(len(set(keys)) * len(runner.test_dataloader.dataset), 'ablate',
+                        status=f'1/{len(set(keys))} {FULL}')
     try:
-        for group, name, overrides in plan:
-            settings = with_overrides(base_settings, overrides)
-            key = _canonical(settings, depth)
+        for (group, name, overrides), key in zip(plan, keys):
             if key not in done:
-                segmentor.backbone = (original if not overrides else
-                                      MODELS.build(settings).to(device).eval())
+                segmentor.backbone = (original if not overrides else MODELS.build(
+                    with_overrides(base_settings, overrides)).to(device).eval())
+                progress.update(0, status=f'{len(done) + 1}/{len(set(keys))} {name}')
                 result = per_class_iou(runner.model, runner.test_dataloader,
-                                       cfg.test_evaluator)
+                                       cfg.test_evaluator, progress)
                 result.update(iou_summaries(result['classes'], result['iou']))
                 done[key] = result
             rows.append(dict(group=group, variant=name, settings=overrides, **done[key]))
     finally:
         segmentor.backbone = original
+        progress.close()
     return rows
 
 
@@ -181,19 +213,15 @@ def format_table(rows: List[Dict[str, Any]]) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('--data-root', help='dataset folder (overrides the config)')
-    parser.add_argument('--only', nargs='+', metavar='GROUP',
-                        help='variant groups to run (default: all): '
-                        f'{", ".join(VARIANT_GROUPS)}')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
-                        metavar='KEY=VALUE', help='config overrides applied to every variant')
-    parser.add_argument('--work-dir', help='folder for the runner\'s logs and ablation.json '
-                        '(default: a temporary folder, no JSON)')
-    args = parser.parse_args(argv)
-    select_groups(args.only)  # fail on a misspelled group before the model loads
-    rows = ablate(args.config, args.data_root, args.only, args.cfg_options, args.work_dir)
+    args = parse_args(argv)
+    # Fail on a misspelled group or an unusable folder before the model loads.
+    select_groups(args.only)
+    if args.work_dir is not None and osp.exists(args.work_dir) \
+            and not osp.isdir(args.work_dir):
+        raise UserInputError(f'--work-dir {args.work_dir!r} is a file; give a folder for the '
+                             'logs and ablation.json.')
+    rows = ablate(args.config, args.data_root, args.only, parse_cfg_options(args.cfg_options),
+                  args.work_dir)
     print(format_table(rows))
     if args.work_dir:
         os.makedirs(args.work_dir, exist_ok=True)

@@ -10,6 +10,7 @@ instead measures the text side: encoding the class names with and without cuttin
 sequence, and reading them back from the on-disk cache.
 """
 import argparse
+import contextlib
 import copy
 import ctypes
 import gc
@@ -18,20 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List, Tuple
-
-import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
-import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
-from torch.profiler import ProfilerActivity, profile
-
-from mmseg_clipseg.cli import ConfigOptionsAction, load_config, run_cli
-from mmseg_clipseg.clip import resolve_templates
-
-SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
+from typing import Dict, Iterator, List, Tuple
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default=None,
+                        help='cpu, cuda or cuda:N (default: cuda if available)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--random-weights', action='store_true',
                         help='use random CLIP weights (model.clip.pretrained=None)')
@@ -60,8 +49,54 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--text', action='store_true', help='benchmark the text side instead')
     parser.add_argument('--text-classes', type=int, default=None,
                         help='with --text: use only the first N classes of the config')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction, metavar='KEY=VALUE')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE')
     return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, registers)
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch.autograd import profiler_legacy
+from torch.profiler import ProfilerActivity, profile
+
+from mmseg_clipseg.apis import check_device
+from mmseg_clipseg.cli import load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.clip import resolve_templates
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.progress import Progress, track
+from mmseg_clipseg.models.settings import check_int
+
+SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse numbers out of range and options that contradict each other, before the model
+    is built; resolves ``args.device``."""
+    for name in ('batch_size', 'repeats'):
+        check_int(f'--{name.replace("_", "-")}', getattr(args, name))
+    for size in args.input_size:
+        check_int('--input-size', size)
+    check_int('--warmup', args.warmup, low=0)
+    check_int('--run-images', args.run_images, low=0)
+    if args.threads is not None:
+        check_int('--threads', args.threads)
+    if args.text_classes is not None:
+        check_int('--text-classes', args.text_classes)
+        if not args.text:
+            raise UserInputError('--text-classes applies to the text benchmark; add --text.')
+    if args.text:
+        image_options = [option for option in ('compare_modes', 'compare_precisions',
+                                               'compare_windows') if getattr(args, option)]
+        if image_options:
+            raise UserInputError(f'--{image_options[0].replace("_", "-")} compares image '
+                                 'variants; --text measures the text side only: drop one.')
+    args.device = str(check_device(args.device, '--device'))
 
 
 def build_model(cfg: Config, device: str, **overrides) -> torch.nn.Module:
@@ -92,10 +127,13 @@ def run_once(model: torch.nn.Module, images: torch.Tensor, device: str) -> float
 
 def section_times(model: torch.nn.Module, images: torch.Tensor, device: str) -> Dict[str, float]:
     """Milliseconds per batch in each labelled section, from one profiled run."""
-    activities = [ProfilerActivity.CPU]
     if device.startswith('cuda'):
-        activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities) as profiler:
+        recorder = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+    else:
+        # The labelled ranges' CPU times, without kineto: on a machine without a GPU it
+        # logs "gpuGetDeviceCount failed" and two lines per run to stderr.
+        recorder = profiler_legacy.profile()
+    with recorder as profiler:
         run_once(model, images, device)
     totals = {name: 0.0 for name in SECTIONS}
     for event in profiler.key_averages():
@@ -165,16 +203,20 @@ def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
     The timed runs of the variants are interleaved, so that a change of machine load during
     the benchmark affects every variant alike and their ratios stay meaningful.
     """
-    for model in models.values():
+    # Warm-up, timed and profiled runs of every variant, shown as they are done (stderr).
+    progress = Progress(len(models) * (args.warmup + args.repeats + 1), 'benchmark', 'runs')
+    for label, model in models.items():
         for _ in range(args.warmup):
             run_once(model, images, args.device)
+            progress.update(status=f'warm-up {label}')
     seconds = {label: [] for label in models}
     peaks = {label: 0.0 for label in models}
-    for _ in range(args.repeats):
+    for repeat in range(args.repeats):
         for label, model in models.items():
             with PeakMemory(args.device) as memory:
                 seconds[label].append(run_once(model, images, args.device))
             peaks[label] = max(peaks[label], memory.megabytes)
+            progress.update(status=f'timed run {repeat + 1}/{args.repeats}')
     results = {}
     for label, model in models.items():
         median = statistics.median(seconds[label])
@@ -182,6 +224,8 @@ def measure(models: Dict[str, torch.nn.Module], images: torch.Tensor,
                               images_per_s=images.shape[0] / median, peak_mb=peaks[label])
         results[label].update({name: value / images.shape[0] for name, value in
                                section_times(model, images, args.device).items()})
+        progress.update(status=f'profiled {label}')
+    progress.close()
     return results
 
 
@@ -214,7 +258,8 @@ def benchmark_images(args, cfg: Config) -> None:
     images = torch.randint(0, 256, (args.batch_size, 3, *args.input_size),
                            generator=generator, dtype=torch.uint8).to(args.device)
     models = {label: build_model(cfg, args.device, **overrides)
-              for label, overrides in variants(args)}
+              for label, overrides in track(variants(args), len(variants(args)),
+                                            'benchmark: building', 'models')}
     rows = list(measure(models, images, args).items())
     baseline = rows[0][1]['ms_per_image']
     memory_kind = 'CUDA allocated' if args.device.startswith('cuda') else 'resident set'
@@ -238,9 +283,11 @@ def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> 
     prompts = sum(map(len, head.text_classes)) * len(head.templates)
     synchronize(args.device)
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), Progress(1, f'benchmark: encoding {prompts} prompts',
+                                   'passes') as progress:
         head.text_embedder.class_embeddings(head.text_classes, head.templates, None)
-    synchronize(args.device)
+        synchronize(args.device)
+        progress.update()
     text = time.perf_counter() - start
     run = text + args.run_images * seconds_per_image
     print(f'text encoding, once per run without the disk cache: {prompts} prompts in '
@@ -250,6 +297,9 @@ def report_text_share(head: torch.nn.Module, seconds_per_image: float, args) -> 
 
 def benchmark_text(args, cfg: Config) -> None:
     head = build_model(cfg, args.device).decode_head
+    if args.text_classes is not None and args.text_classes > len(head.text_classes):
+        raise UserInputError(f'--text-classes {args.text_classes}: the config has '
+                             f'{len(head.text_classes)} classes.')
     classes = head.text_classes[:args.text_classes] if args.text_classes else head.text_classes
     templates = resolve_templates(cfg.model.decode_head.get('templates', 'openai_imagenet'))
     prompts = [template.replace('{}', name) for names in classes for name in names
@@ -261,26 +311,43 @@ def benchmark_text(args, cfg: Config) -> None:
     for label, truncate in (('all positions', False), ('cut to prompt length', True)):
         synchronize(args.device)
         start = time.perf_counter()
-        head.text_embedder.encode_prompts(prompts, truncate=truncate)
-        synchronize(args.device)
+        with Progress(1, f'benchmark: encoding, {label}', 'passes') as progress:
+            head.text_embedder.encode_prompts(prompts, truncate=truncate)
+            synchronize(args.device)
+            progress.update()
         timings[label] = time.perf_counter() - start
         print(f'encode, {label:<22}{timings[label]:>9.2f} s')
     speedup = timings['all positions'] / timings['cut to prompt length']
     print(f'speed-up from cutting: {speedup:.1f}x')
     identity = head.text_cache_identity or 'benchmark'
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ['MMSEG_CLIPSEG_CACHE'] = cache
+    with tempfile.TemporaryDirectory() as cache, environment_variable('MMSEG_CLIPSEG_CACHE',
+                                                                      cache):
         head.text_embedder.class_embeddings(classes, templates, identity)  # fills the cache
         start = time.perf_counter()
         head.text_embedder.class_embeddings(classes, templates, identity)
         print(f'second run, from the disk cache: {time.perf_counter() - start:.3f} s')
 
 
+@contextlib.contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """Set ``os.environ[name]`` for the ``with`` block only, then restore it."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    check_arguments(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = dict(args.cfg_options or {})
+    options = parse_cfg_options(args.cfg_options)
     if args.random_weights:
         options['model.clip.pretrained'] = None
     cfg = load_config(args.config, options)

@@ -20,6 +20,7 @@ model that ships with the package: --model tiny-synthetic (it knows only its syn
 scenes' classes: grass, water, sand, rock, circle, square, triangle).
 """
 import argparse
+import functools
 import os.path as osp
 import sys
 from typing import List, Sequence
@@ -29,6 +30,7 @@ from mmseg_clipseg.apis import check_device, model_config
 from mmseg_clipseg.atomic_write import write_atomically
 from mmseg_clipseg.cli import run_cli
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.progress import Progress
 from mmseg_clipseg.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
                                         collect_images)
 from mmseg_clipseg.image_tool_options import (add_model_arguments, parse_classes,
@@ -108,17 +110,23 @@ def main(argv=None) -> None:
     from mmseg_clipseg.image_io import read_rgb
     set_head_vocabulary(cfg, classes, vocabulary)
     segmentor = init_segmentor(cfg, device=device)
+    # Several images: their count and the time left on stderr, below the shares.
+    progress = Progress(len(items), 'demo') if len(items) > 1 else None
+    echo = progress.echo if progress else functools.partial(print, flush=True)
     for item, out in zip(items, outputs):
         image = read_rgb(item.path)
         result = segment(segmentor, image, classes, **vocabulary)
         overlay = render_overlay(image, result.labels, result.classes)
         save_format = OUT_FORMATS[osp.splitext(out)[1].lower()]
         write_atomically(out, lambda path: overlay.save(path, format=save_format))
-        if len(items) > 1:
-            print(f'{item.path}:')
-        for class_index, share in class_areas(result.labels, len(result.classes)):
-            print(f'{result.classes[class_index]:>24s}  {share:6.1%}')
-        print(f'saved {out}', flush=True)
+        lines = [f'{item.path}:'] if len(items) > 1 else []
+        lines += [f'{result.classes[class_index]:>24s}  {share:6.1%}'
+                  for class_index, share in class_areas(result.labels, len(result.classes))]
+        echo('\n'.join(lines + [f'saved {out}']))
+        if progress:
+            progress.update()
+    if progress:
+        progress.close()
 
 
 if __name__ == '__main__':

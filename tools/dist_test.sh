@@ -43,6 +43,14 @@ if [ -n "${PORT:-}" ]; then
 fi
 PYTHON=${PYTHON:-python}
 TOOLS=$(dirname "$0")
+# The first node's torchrun listens on PORT: a port in use would end in a screenful of
+# EADDRINUSE from every process, after the check below.
+if { [ -n "${PORT:-}" ] || [ "$NNODES" -gt 1 ]; } && [ "$((10#$NODE_RANK))" -eq 0 ]; then
+    "$PYTHON" -c 'import socket, sys; socket.socket().bind(("", int(sys.argv[1])))' \
+        "$((10#${PORT:-29500}))" 2>/dev/null \
+        || refuse "port ${PORT:-29500} is in use on this machine (another run?); set PORT to \
+a free port${PORT:+, or unset it to let torchrun pick one}."
+fi
 
 # The interpreter must see the package as tools/test.py will (the script's folder first on
 # sys.path, not the current one): otherwise one line, not a ModuleNotFoundError traceback per

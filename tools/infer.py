@@ -197,7 +197,11 @@ def main(argv=None) -> None:
         **vocabulary), default=repr))
 
     rank, world_size, device = init_distributed(device)
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as error:
+        raise UserInputError(f'--out-dir {out_dir!r} cannot be made: {error.strerror}.') \
+            from error
     check_resume(out_dir, items, settings, args.overwrite)
     share = items[rank::world_size]
 

@@ -23,10 +23,6 @@ from typing import List, Optional, Set
 import numpy as np
 from PIL import Image
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_scenes'
 # Shapes are up to 34 pixels wide (SceneGenerator's shape_size) with a pixel of margin.
@@ -57,9 +53,10 @@ def check_settings(num_images: int, seed: int, size: int) -> None:
 
 
 def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, show_progress: bool = False) -> None:
     """Write ``num_images`` scenes drawn with ``seed`` under ``root`` (see the module
-    docstring for when an existing folder is refused).
+    docstring for when an existing folder is refused); ``show_progress``: count them on
+    stderr.
 
     Raises:
         UserInputError: Bad settings, or ``root`` is not a folder this tool may write.
@@ -74,7 +71,8 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
     captions = []
-    for index in range(num_images):
+    indices = range(num_images)
+    for index in track(indices, num_images, TOOL, 'scenes') if show_progress else indices:
         scene = generator.sample(rng)
         name = f'{index:06d}'
         Image.fromarray(scene.image).save(osp.join(img_dir, f'{name}.png'))
@@ -84,7 +82,7 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
         handle.write('\n'.join(captions) + '\n')
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('out', help='output folder (the dataset root): new or empty')
     parser.add_argument('--num-images', type=int, default=200, help='at least 1 (default 200)')
@@ -93,9 +91,24 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help=f'image side in pixels, {MIN_SIZE}..{MAX_SIZE} (default 64)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace a dataset this tool wrote earlier into OUT')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation.progress import track
+from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     try:
-        write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite)
+        write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite,
+                     show_progress=True)
     except OSError as error:  # e.g. no permission, disk full
         raise UserInputError(f'Could not write to {args.out!r}: {error.strerror or error}.') \
             from error

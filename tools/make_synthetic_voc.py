@@ -19,9 +19,6 @@ from typing import List, Optional, Set
 import numpy as np
 from PIL import Image
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
 
 TOOL = 'make_synthetic_voc'
 SIZE = (360, 480)
@@ -83,14 +80,26 @@ def write_voc(root: str, num_images: int, seed: int = 0, size: tuple = SIZE,
         handle.write('\n'.join(names) + '\n')
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('root', help='output folder (a VOC2012-like root): new or empty')
     parser.add_argument('--num-images', type=int, default=4, help='at least 1 (default 4)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--overwrite', action='store_true',
                         help='replace a dataset this tool wrote earlier into ROOT')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     try:
         write_voc(args.root, args.num_images, args.seed, overwrite=args.overwrite)
     except OSError as error:  # e.g. no permission, disk full

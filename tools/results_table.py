@@ -5,9 +5,16 @@
         --data-root voc20=data/VOCdevkit/VOC2012 --data-root voc21=data/VOCdevkit/VOC2012
 
 Each PATH is a config (``.py``: evaluated now with ``tools/test.py``, its work dir being
-``WORK_DIR_ROOT/<config name>``), a work dir of an earlier ``tools/test.py`` run (its newest
-result is used), or the result file of such a run (``<work dir>/<time>/<time>.json``). Runs
-are named ``<method>_<benchmark>`` after their config, e.g. ``clipseg_vitb_voc20``.
+``WORK_DIR_ROOT/<config name>``), a work dir of earlier ``tools/test.py`` runs (its newest
+finished run is used, with a warning when a newer run has no result: it crashed or is still
+running), or the result file of such a run (``<work dir>/<time>/<time>.json``). Runs are
+named ``<method>_<benchmark>`` after their config, e.g. ``clipseg_vitb_voc20``.
+
+Every PATH is checked before the first evaluation: configs with ``tools/test.py --check``
+(dataset folders, files, settings). A mistake in a PATH or a config that cannot run stops the
+tool at once; a work dir that is no benchmark run (``clipseg_tiny_synthetic``) or holds no
+finished run, and a config whose evaluation fails, are skipped with a warning, and the table
+shows the rest. Above the table, each run's result file says where its row comes from.
 
 The table has one row per method and the benchmarks as columns in the paper's order (VOC21,
 Context60, Object, VOC20, Context59, Stuff, City, ADE150, then Context459 and ADE847), only
@@ -18,13 +25,12 @@ import argparse
 import json
 import math
 import os.path as osp
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.errors import MissingFileError, UserInputError
 
 # Benchmark key -> column title, in the paper's column order.
 COLUMNS = {
@@ -44,6 +50,30 @@ AVERAGED = ('voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stu
             'cityscapes', 'ade150')
 TEST_SCRIPT = Path(__file__).with_name('test.py')
 MAX_PRECISION = 6
+# mmengine names a run's folder by the second it started.
+RUN_FOLDER = re.compile(r'\d{8}_\d{6}')
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('paths', nargs='+', metavar='PATH',
+                        help='configs to evaluate, work dirs or result files')
+    parser.add_argument('--data-root', action='append', default=[], metavar='BENCHMARK=DIR',
+                        help='dataset folder for the configs of a benchmark (repeatable)')
+    parser.add_argument('--work-dir-root', default='work_dirs',
+                        help='where evaluated configs write their runs (default: work_dirs)')
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='passed on to tools/test.py for every evaluated config')
+    parser.add_argument('--precision', type=int, default=1,
+                        help=f'decimals, 0..{MAX_PRECISION} (default: 1)')
+    return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.errors import MissingFileError, UserInputError
 
 
 def split_run_name(name: str) -> Tuple[str, str]:
@@ -142,24 +172,57 @@ def read_result(path: str) -> float:
 
 
 def newest_result(work_dir: str) -> str:
-    """The result file of the newest test run in ``work_dir``."""
-    runs = sorted(path for path in Path(work_dir).glob('*/*.json')
-                  if path.stem == path.parent.name)
-    if not runs:
+    """The result file of the newest finished test run in ``work_dir``; a warning names
+    newer runs (``<time>`` folders) without a result.
+
+    Raises:
+        MissingFileError: No run in ``work_dir`` has a result.
+    """
+    runs = sorted(path for path in Path(work_dir).iterdir()
+                  if path.is_dir() and RUN_FOLDER.fullmatch(path.name))
+    finished = [run for run in runs if (run / f'{run.name}.json').is_file()]
+    if not finished:
         raise MissingFileError(f'{work_dir!r} holds no tools/test.py result '
-                                '(<time>/<time>.json); did the run finish?')
-    return str(runs[-1])
+                               '(<time>/<time>.json); did the run finish?')
+    newer = [run.name for run in runs if run.name > finished[-1].name]
+    if newer:
+        warn(f'{work_dir!r}: the newest run{"s" if len(newer) > 1 else ""} '
+             f'{", ".join(newer)} left no result (crashed, or still running); the table '
+             f'shows run {finished[-1].name}.')
+    return str(finished[-1] / f'{finished[-1].name}.json')
 
 
-def run_test(config: str, work_dir: str, data_root: Optional[str],
-             cfg_options: Sequence[str]) -> None:
-    """Evaluate ``config`` with ``tools/test.py`` in a child process."""
+def warn(message: str) -> None:
+    print(f'warning: {message}', file=sys.stderr, flush=True)
+
+
+def test_command(config: str, work_dir: str, data_root: Optional[str],
+                 cfg_options: Sequence[str]) -> List[str]:
+    """The ``tools/test.py`` command line that evaluates ``config``."""
     command = [sys.executable, str(TEST_SCRIPT), config, '--work-dir', work_dir]
     if data_root:
         command += ['--data-root', data_root]
     if cfg_options:
         command += ['--cfg-options', *cfg_options]
-    status = subprocess.run(command, check=False).returncode
+    return command
+
+
+def check_config(command: Sequence[str]) -> Optional[str]:
+    """The ``error:`` line of ``tools/test.py --check`` for an evaluation command, or None
+    when the config is ready to run."""
+    checked = subprocess.run([*command, '--check'], check=False, capture_output=True,
+                             text=True)
+    if checked.returncode == 0:
+        return None
+    lines = [line for line in checked.stderr.splitlines() if line.strip()]
+    errors = [line[len('error: '):] for line in lines if line.startswith('error: ')]
+    return errors[-1] if errors else (lines[-1] if lines else
+                                      f'exit status {checked.returncode}')
+
+
+def run_test(command: Sequence[str], config: str) -> None:
+    """Run a ``tools/test.py`` evaluation in a child process (its output shown)."""
+    status = subprocess.run(list(command), check=False).returncode
     if status != 0:
         raise UserInputError(f'tools/test.py failed on {config} (exit status {status}).')
 
@@ -193,17 +256,14 @@ def classify(path: str) -> Tuple[str, str]:
     return kind, name
 
 
-def collect(path: str, kind: str, name: str, work_dir_root: str,
-            data_roots: Mapping[str, str], cfg_options: Sequence[str]) -> float:
-    """The mIoU of one PATH argument, of the ``kind`` and run ``name`` that :func:`classify`
-    gave: a config is evaluated now, a work dir or a result file is read."""
+def collect(path: str, kind: str, command: Optional[Sequence[str]]) -> Tuple[float, str]:
+    """The mIoU of one checked PATH (a ``'config'``, evaluated now with ``command``, or a
+    ``'result'`` file), and the result file it comes from."""
+    result = path
     if kind == 'config':
-        work_dir = osp.join(work_dir_root, name)
-        run_test(path, work_dir, data_roots.get(split_run_name(name)[1]), cfg_options)
-        return read_result(newest_result(work_dir))
-    if kind == 'work_dir':
-        return read_result(newest_result(path))
-    return read_result(path)
+        run_test(command, path)
+        result = newest_result(command[command.index('--work-dir') + 1])
+    return read_result(result), result
 
 
 def parse_data_roots(pairs: Sequence[str]) -> Dict[str, str]:
@@ -218,42 +278,85 @@ def parse_data_roots(pairs: Sequence[str]) -> Dict[str, str]:
     return roots
 
 
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('paths', nargs='+', metavar='PATH',
-                        help='configs to evaluate, work dirs or result files')
-    parser.add_argument('--data-root', action='append', default=[], metavar='BENCHMARK=DIR',
-                        help='dataset folder for the configs of a benchmark (repeatable)')
-    parser.add_argument('--work-dir-root', default='work_dirs',
-                        help='where evaluated configs write their runs (default: work_dirs)')
-    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                        help='passed on to tools/test.py for every evaluated config')
-    parser.add_argument('--precision', type=int, default=1,
-                        help=f'decimals, 0..{MAX_PRECISION} (default: 1)')
-    return parser.parse_args(argv)
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     if not 0 <= args.precision <= MAX_PRECISION:
         raise UserInputError(f'--precision must be in 0..{MAX_PRECISION} decimals; got '
                              f'{args.precision}.')
     data_roots = parse_data_roots(args.data_root)
-    # Every PATH is checked before the first evaluation, which may take hours.
-    runs: Dict[str, Tuple[str, str]] = {}  # run name -> (PATH, kind)
-    for path in args.paths:
-        kind, name = classify(path)
+    runs, skipped = check_paths(args.paths, args.work_dir_root, data_roots, args.cfg_options)
+    results: Dict[str, float] = {}
+    sources: Dict[str, str] = {}
+    for name, (path, kind, command) in runs.items():
+        try:
+            results[name], sources[name] = collect(path, kind, command)
+        except UserInputError as error:
+            if kind != 'config':  # a damaged result file is looked at, not skipped
+                raise
+            skipped.append(str(error))  # its evaluation failed: the others are shown
+            warn(f'skipped: {skipped[-1]}')
+    if not results:
+        raise UserInputError(skipped[0] if len(skipped) == 1 else
+                             f'No results to show: {" ".join(skipped)}')
+    width = max(map(len, sources))
+    for name, source in sources.items():
+        print(f'{name.ljust(width)}  {source}')
+    print()
+    print(format_table(results, args.precision))
+
+
+def check_paths(paths: Sequence[str], work_dir_root: str, data_roots: Mapping[str, str],
+                cfg_options: Sequence[str]
+                ) -> Tuple[Dict[str, Tuple[str, str, Optional[List[str]]]], List[str]]:
+    """Every PATH, checked before the first evaluation (which may take hours).
+
+    Returns:
+        The runs to collect (run name -> PATH, kind, evaluation command of a config) and
+        the reasons for the work dirs skipped, each already shown as a warning (when other
+        runs are left to show) or kept for the final error.
+
+    Raises:
+        UserInputError: A PATH that is wrong (missing, of no known kind, a second result of
+            one run) or a config that cannot run: all of them in one message.
+    """
+    runs: Dict[str, Tuple[str, str, Optional[List[str]]]] = {}
+    skipped: List[str] = []
+    for path in paths:
+        try:
+            kind, name = classify(path)
+        except MissingFileError:
+            raise
+        except UserInputError as error:
+            if not osp.isdir(path):  # only a work dir may be some other kind of folder
+                raise
+            skipped.append(f'{str(error)[:-1]}; it is no benchmark run.')
+            continue
         if name in runs:
             raise UserInputError(f'{runs[name][0]!r} and {path!r} are both results of {name}; '
                                  'give one.')
-        runs[name] = path, kind
-        if kind == 'config' and osp.isfile(args.work_dir_root):
-            raise UserInputError(f'--work-dir-root {args.work_dir_root!r} is a file, not a '
-                                 'folder.')
-    results = {name: collect(path, kind, name, args.work_dir_root, data_roots,
-                             args.cfg_options)
-               for name, (path, kind) in runs.items()}
-    print(format_table(results, args.precision))
+        if kind == 'work_dir':
+            try:
+                path, kind = newest_result(path), 'result'
+            except MissingFileError as error:
+                skipped.append(str(error))
+                continue
+        command = None
+        if kind == 'config':
+            if osp.isfile(work_dir_root):
+                raise UserInputError(f'--work-dir-root {work_dir_root!r} is a file, not a '
+                                     'folder.')
+            command = test_command(path, osp.join(work_dir_root, name),
+                                   data_roots.get(split_run_name(name)[1]), cfg_options)
+        runs[name] = path, kind, command
+    problems = [f'{path}: {problem}' for path, kind, command in runs.values()
+                if kind == 'config' for problem in [check_config(command)] if problem]
+    if problems:
+        raise UserInputError(f'{len(problems)} of the configs cannot run (nothing was '
+                             f'evaluated): {" | ".join(problems)}')
+    if runs:
+        for reason in skipped:
+            warn(f'skipped: {reason}')
+    return runs, skipped
 
 
 if __name__ == '__main__':

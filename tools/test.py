@@ -7,8 +7,13 @@ There is no checkpoint argument: nothing is trained. The CLIP weights come from
 ``model.clip.pretrained`` (an open_clip tag or a local checkpoint file).
 
 Before anything heavy runs, the config, its options, the dataloader and sliding-window
-settings, every image and label file of the test set and the output folders are checked;
-a mistake is one ``error:`` line. ``--check`` stops there (exit status 0: ready to run).
+settings, every image and label file of the test set (its header: a file that is no image,
+a colour label map, a label of another size) and the output folders are checked; a mistake is
+one ``error:`` line. ``--check`` also decodes every image and label (truncated files) and
+builds the model with random CLIP weights (every model setting, and the head's classes
+against the dataset's), then stops (exit status 0: ready to run). It does not read the CLIP
+weights (``model.clip.pretrained``): the run does, and says what is wrong with them. A file
+that fails to decode during a run is named in one line as well.
 
 A run holds an exclusive lock on its work dir (``<work dir>/.tools_test.lock``): mmengine
 names a run's log folder by the second it started, so two runs sharing a work dir could write
@@ -19,6 +24,7 @@ its own.
 """
 import argparse
 import contextlib
+import copy
 import logging
 import os
 import os.path as osp
@@ -29,17 +35,44 @@ import warnings
 from collections import Counter
 from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Evaluate a training-free CLIP segmentation config (no checkpoint).')
+    parser.add_argument('config', help='config file, e.g. configs/clipseg_vitb_voc20.py')
+    parser.add_argument('--data-root', help='dataset folder (overrides the config)')
+    parser.add_argument('--work-dir', help='folder for logs and results '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--show-dir', help='write each image with its ground truth and '
+                        'coloured prediction to this folder')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE',
+                        help='override config settings, e.g. model.clip.pretrained=/path.bin')
+    parser.add_argument('--check', action='store_true',
+                        help='check the config, its options, the test set (every file '
+                        'decoded), the model settings (built with random weights) and the '
+                        'output folders, then exit without evaluating (status 0: ready to run)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher for distributed runs')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, registers modules)
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist, scandir
 from PIL import Image
 
-from mmseg_clipseg.cli import ConfigOptionsAction, check_data_root, load_config, run_cli
+from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
 from mmseg_clipseg.clip.text_encoder import encoding_shared_by_ranks
 from mmseg_clipseg.dist_launch import leave_error
 from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.evaluation import FittedLoaderRunner
 from mmseg_clipseg.models.segmentors import check_test_cfg, keep_labels_only
 from mmseg_clipseg.models.settings import check_bool, check_int
 
@@ -54,29 +87,6 @@ LOCK_NAME = '.tools_test.lock'
 CHECKED_VARIABLE = 'DIST_TEST_CHECKED'
 # Shown at most this many names when files are missing.
 SHOWN = 3
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Evaluate a training-free CLIP segmentation config (no checkpoint).')
-    parser.add_argument('config', help='config file, e.g. configs/clipseg_vitb_voc20.py')
-    parser.add_argument('--data-root', help='dataset folder (overrides the config)')
-    parser.add_argument('--work-dir', help='folder for logs and results '
-                        '(default: work_dirs/<config name>)')
-    parser.add_argument('--show-dir', help='write each image with its ground truth and '
-                        'coloured prediction to this folder')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
-                        metavar='KEY=VALUE',
-                        help='override config settings, e.g. model.clip.pretrained=/path.bin')
-    parser.add_argument('--check', action='store_true',
-                        help='check the config, its options, the test set and the output '
-                        'folders, then exit without evaluating (status 0: ready to run)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher for distributed runs')
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
 
 
 # --- Settings ---------------------------------------------------------------------------
@@ -143,13 +153,14 @@ def build_test_dataset(cfg: Config) -> Any:
         raise UserInputError(f'test_dataloader.dataset could not be built: {error}') from error
 
 
-def check_test_files(cfg: Config) -> int:
+def check_test_files(cfg: Config, decode: bool = False) -> int:
     """Every image of the test set has its label file and the reverse; returns the number
     of images.
 
     With a split file (``ann_file``), its entries must all have an image and a label. Without
     one, the image folder must hold images with the dataset's ``img_suffix``, each with its
     label, and no label may be left without its image (the evaluation would quietly skip it).
+    ``decode``: decode every image and label too (see :func:`check_image_headers`).
     """
     dataset = build_test_dataset(cfg)
     if getattr(dataset, 'backend_args', None):
@@ -191,7 +202,7 @@ def check_test_files(cfg: Config) -> int:
             f'{first} would be {osp.relpath(expected, ann_dir)}). Copy or convert the labels '
             '(docs/datasets.md).')
     check_image_headers([(info['img_path'], info['seg_map_path']) for info in data_list],
-                        img_dir, ann_dir)
+                        img_dir, ann_dir, decode=decode)
     seg_suffix = getattr(dataset, 'seg_map_suffix', '')
     if not split_file and img_dir and osp.isdir(ann_dir) and seg_suffix:
         _check_no_orphan_labels(images, img_dir, ann_dir, img_suffix, seg_suffix, kind)
@@ -239,9 +250,18 @@ def _check_no_orphan_labels(images: Sequence[str], img_dir: str, ann_dir: str,
             f'end in {img_suffix!r} (the img_suffix of {kind})?')
 
 
-def _header_sizes(path: str) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
+class _Unreadable(Exception):
+    """A test file that is not an image that can be read; the message says why."""
+
+
+def _image_facts(path: str, decode: bool) -> Tuple[Tuple[int, int], Tuple[int, int], int]:
     """(width, height) of the stored pixels and of the image upright (its EXIF orientation
-    applied), from the file's header (no decoding); None when it is no image."""
+    applied), and the number of channels, from the file's header; with ``decode``, every
+    pixel is decoded too (a truncated file passes the header but not this).
+
+    Raises:
+        _Unreadable: the file is no image, or (``decode``) its pixels cannot be decoded.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
@@ -249,28 +269,45 @@ def _header_sizes(path: str) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]
                 stored = image.size
                 # JPEG keeps EXIF in its header; other formats would be decoded to find it.
                 turned = image.format == 'JPEG' and image.getexif().get(0x0112) in (5, 6, 7, 8)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None
-    return stored, (stored[::-1] if turned else stored)
+                channels = len(image.getbands())
+                if decode:
+                    image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise _Unreadable(str(error) or type(error).__name__) from error
+    return stored, (stored[::-1] if turned else stored), channels
 
 
-def check_image_headers(pairs: Sequence[Tuple[str, str]], img_dir: str, ann_dir: str) -> None:
-    """Every image and label opens as an image, and each label has its image's size (upright,
-    or as stored): a damaged file or a label of another size would stop the evaluation
-    part-way."""
-    broken, mismatched = [], []
+def check_image_headers(pairs: Sequence[Tuple[str, str]], img_dir: str, ann_dir: str,
+                        decode: bool = False) -> None:
+    """Every image and label opens as an image, each label is a single-channel map with its
+    image's size (upright, or as stored): a damaged file, a colour picture for a label or a
+    label of another size would stop the evaluation part-way. With ``decode`` (``--check``)
+    every pixel is decoded as well, which finds truncated files; without it only the headers
+    are read, and the run's loaders name a file that fails to decode."""
+    broken, coloured, mismatched = [], [], []
     for image, label in pairs:
-        image_sizes = _header_sizes(image)
-        label_sizes = _header_sizes(label)
-        if image_sizes is None:
-            broken.append(osp.relpath(image, img_dir))
-        if label_sizes is None:
-            broken.append(osp.relpath(label, ann_dir))
-        if image_sizes and label_sizes and label_sizes[1] not in image_sizes:
-            mismatched.append((osp.relpath(label, ann_dir), label_sizes[1], image_sizes[1]))
+        facts = {}
+        for path, folder in ((image, img_dir), (label, ann_dir)):
+            try:
+                facts[path] = _image_facts(path, decode)
+            except _Unreadable as error:
+                broken.append((osp.relpath(path, folder), path, str(error)))
+        if label in facts and facts[label][2] != 1:
+            coloured.append((osp.relpath(label, ann_dir), facts[label][2]))
+        if image in facts and label in facts and facts[label][1] not in facts[image][:2]:
+            mismatched.append((osp.relpath(label, ann_dir), facts[label][1],
+                               facts[image][1]))
     if broken:
+        _, path, reason = broken[0]
         raise UserInputError(f'{len(broken)} test files are not images that can be read '
-                             f'(empty or damaged?): {_examples(broken)}. Copy them again.')
+                             f'(empty or damaged?): {_examples([name for name, *_ in broken])}'
+                             f' ({path}: {reason}). Copy them again.')
+    if coloured:
+        name, channels = coloured[0]
+        raise UserInputError(
+            f'{len(coloured)} label maps have several channels, e.g. {name} has {channels} '
+            '(a colour picture?); a label map holds one class index per pixel (a grey or '
+            'palette PNG). Convert the labels for this dataset (docs/datasets.md).')
     if mismatched:
         name, (lw, lh), (iw, ih) = mismatched[0]
         raise UserInputError(f'{len(mismatched)} label maps differ in size from their images, '
@@ -343,8 +380,7 @@ def work_dir_lock(work_dir: str) -> Iterator[None]:
 # Console records that tell a user nothing (the log file keeps them).
 _CONSOLE_DROPPED = ('Hooks will be executed in the following order',
                     'Config:\n',
-                    'Distributed training is not used',
-                    'The prefix is not set in metric class')
+                    'Distributed training is not used')
 
 
 class _EnvironmentRecord(logging.Filter):
@@ -367,8 +403,9 @@ class _ConsoleNoise(logging.Filter):
         return not (isinstance(record.msg, str) and record.msg.startswith(_CONSOLE_DROPPED))
 
 
-class EvaluationRunner(Runner):
-    """mmengine's Runner with a console that shows what a user reads."""
+class EvaluationRunner(FittedLoaderRunner):
+    """mmengine's Runner with a console that shows what a user reads, and a test loader
+    fitted to the machine (workers, pinned memory) when it is built."""
 
     def build_logger(self, *args, **kwargs):
         logger = super().build_logger(*args, **kwargs)
@@ -389,7 +426,7 @@ def _enable_visualization(cfg, show_dir: str) -> None:
 
 def _init_cpu_distributed(cfg) -> None:
     """Without CUDA, use gloo: mmengine's own init would call torch.cuda.set_device."""
-    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    cfg.env_cfg.dist_cfg = dict(cfg.env_cfg.get('dist_cfg', {}), backend='gloo')
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
 
@@ -410,14 +447,89 @@ def check_process_count() -> None:
                              'GPU(s): start at most one process per GPU.')
 
 
-def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
+# The loading steps whose files can turn out damaged part-way through a run.
+LOADERS = ('LoadImageFromFile', 'LoadAnnotations', 'LoadUInt16Annotations')
+
+
+def name_unreadable_files(cfg: Config) -> None:
+    """Wrap the test pipeline's loading steps, so that a file that fails to decode mid-run
+    is one line naming it (see :class:`mmseg_clipseg.datasets.loading.NameUnreadableFiles`)."""
+    dataset = cfg.test_dataloader.dataset
+    dataset.pipeline = [
+        dict(type='NameUnreadableFiles', loader=step)
+        if isinstance(step, Mapping) and str(step.get('type')).split('.')[-1] in LOADERS
+        else step for step in dataset.get('pipeline', [])]
+
+
+def _unwrapped(error: UserInputError) -> UserInputError:
+    """torch re-raises a loader worker's error with the worker's traceback in its message;
+    keep the message itself (the traceback's last line)."""
+    text = str(error)
+    if not (text.startswith('Caught ') and '\nOriginal Traceback' in text):
+        return error
+    last = text.rstrip().splitlines()[-1]
+    return UserInputError(last.split(': ', 1)[-1])
+
+
+# What each launcher sets for the processes it starts (mmengine's init_dist reads them).
+LAUNCHER_VARIABLES = {'pytorch': ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+                      'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'),
+                      'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE')}
+
+
+def check_launcher(launcher: str) -> None:
+    """A ``--launcher`` run is started by its launcher: without the variables it sets,
+    mmengine would stop with a KeyError (or wait for peers that never come)."""
+    missing = [name for name in LAUNCHER_VARIABLES.get(launcher, ())
+               if not os.environ.get(name)]
+    if missing:
+        raise UserInputError(
+            f'--launcher {launcher} runs under a launcher, which sets {", ".join(missing)}; '
+            'they are not set here. Start distributed runs with bash tools/dist_test.sh '
+            'CONFIG GPUS (or torchrun, srun, mpirun), or drop --launcher for one process.')
+
+
+def check_model_settings_by_building(cfg: Config) -> bool:
+    """Build the model as the run would, but with random CLIP weights (nothing is read or
+    downloaded), so that the constructors check every model setting (``dense_mode``,
+    ``cra``, the head's classes, ...) and the head's classes are compared with the dataset's,
+    as the run's ClassNamesCheckHook does; the weights file itself is checked by the run.
+
+    Returns:
+        Whether the model was built: not for a ``hf-hub:`` model name, whose weights come with
+        the name (building it would download them).
+    """
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from mmseg_clipseg.engine.class_names_check import check_head_classes
+    model = copy.deepcopy(cfg.model)
+    if isinstance(model.get('clip'), Mapping):
+        if str(model.clip.get('model_name', '')).startswith('hf-hub:'):
+            return False
+        model.clip.pretrained = None
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    logging.disable(logging.WARNING)  # open_clip warns that the weights are random
+    try:
+        with torch.no_grad():
+            segmentor = MODELS.build(model)
+    finally:
+        logging.disable(logging.NOTSET)
+    check_head_classes(getattr(segmentor, 'decode_head', None),
+                       build_test_dataset(cfg).metainfo.get('classes'))
+    return True
+
+
+def prepare(args: argparse.Namespace) -> Tuple[Config, int, bool]:
     """Load the config and check every input; no model is built.
 
     Returns:
-        The config, ready for the runner, and the number of test images (-1: not listed,
-        remote storage, or checked already by tools/dist_test.sh).
+        The config, ready for the runner, the number of test images (-1: not listed,
+        remote storage, or checked already by tools/dist_test.sh) and whether the model was
+        built (``--check``) to check its settings.
     """
-    cfg = load_config(args.config, args.cfg_options, args.data_root)
+    cfg = load_config(args.config, parse_cfg_options(args.cfg_options), args.data_root)
+    check_launcher(args.launcher)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
@@ -427,23 +539,28 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int]:
     check_data_root(cfg)
     # Every image header is read here: once per tools/dist_test.sh run, not once per process.
     checked = not args.check and os.environ.get(CHECKED_VARIABLE) == '1'
-    images = -1 if checked else check_test_files(cfg)
+    images = -1 if checked else check_test_files(cfg, decode=args.check)
     check_output_folder(cfg.work_dir, '--work-dir', create=not args.check)
     if args.show_dir:
         check_output_folder(args.show_dir, '--show-dir', create=not args.check)
     check_process_count()
-    return cfg, images
+    name_unreadable_files(cfg)
+    built = args.check and check_model_settings_by_building(cfg)
+    return cfg, images, built
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    cfg, images = prepare(args)
+    cfg, images, built = prepare(args)
     if args.check:
         if osp.isdir(cfg.work_dir):
             with work_dir_lock(cfg.work_dir):
                 pass
         count = f'{images} test images' if images >= 0 else 'the test set'
+        model = ('model settings (built with random weights; the weights are read by the run '
+                 'only)' if built else 'model settings not built (a hf-hub: model)')
         print(f'ok: {args.config}: {count} with labels in '
-              f'{cfg.test_dataloader.dataset.data_root}, work dir {cfg.work_dir}')
+              f'{cfg.test_dataloader.dataset.data_root} (every file decoded), {model}, work '
+              f'dir {cfg.work_dir}')
         return
     if args.show_dir:
         _enable_visualization(cfg, args.show_dir)
@@ -472,9 +589,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         evaluate(args)
     except UserInputError as error:
+        user_error = _unwrapped(error)
         if args.launcher != 'none':  # under tools/dist_test.sh: said once for all processes
-            leave_error(str(error))
-        raise
+            leave_error(str(user_error))
+        if user_error is error:
+            raise
+        raise user_error from error
 
 
 if __name__ == '__main__':

@@ -21,17 +21,7 @@ import os
 import os.path as osp
 import time
 
-import numpy as np
-import open_clip
-import torch
-from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-from open_clip.loss import ClipLoss
-
-import mmseg_clipseg.clip  # noqa: F401  (registers the package's model configs)
-from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
-
-
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--out', required=True, help='output .safetensors file')
     parser.add_argument('--model-name', default='clipseg-tiny-synth')
@@ -61,7 +51,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--twin-fraction', type=float, default=0.5,
                         help='fraction of each batch drawn as twin pairs that differ only in '
                         'their shapes (hard negatives)')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    for name in ('steps', 'batch_size', 'half_life', 'threads', 'log_every', 'max_shapes'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be 1 or more')
+    for name in ('warmup', 'save_every'):
+        if getattr(args, name) < 0:
+            parser.error(f'--{name.replace("_", "-")} must be 0 or more')
+    for name in ('colour_in_caption', 'partial_caption', 'twin_fraction'):
+        if not 0 <= getattr(args, name) <= 1:
+            parser.error(f'--{name.replace("_", "-")} must be in [0, 1]')
+    if not 0 < args.shape_size[0] <= args.shape_size[1]:
+        parser.error('--shape-size takes MIN MAX with 0 < MIN <= MAX')
+    if not args.lr > 0 or args.weight_decay < 0:
+        parser.error('--lr must be > 0 and --weight-decay >= 0')
+    return args
+
+
+if __name__ == '__main__':
+    parse_args()  # --help and usage mistakes are answered before torch is imported
+
+import numpy as np  # noqa: E402
+import open_clip
+import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from open_clip.loss import ClipLoss
+
+import mmseg_clipseg.clip  # noqa: F401  (registers the package's model configs)
+from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:

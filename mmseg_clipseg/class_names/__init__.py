@@ -1,12 +1,14 @@
 """Class names of the benchmarks, and parsing of user-given class lists.
 
 A names file has one class per line; a line may list synonyms separated by commas, the first
-being the canonical name (e.g. ``person, man, woman``). Lines starting with ``#`` are comments
-and blank lines at the end are ignored; a blank line between classes is an error (it would
-shift every later class index). The files shipped here are named after the benchmark keys
+being the canonical name (e.g. ``person, man, woman``). ``#`` at the start of a line or after
+a space starts a comment, which runs to the end of the line (``grass  # lawns too``); a ``#``
+inside a name (``c#``) is kept. Blank lines at the end are ignored; a blank line between
+classes is an error (it would shift every later class index). The files shipped here are named after the benchmark keys
 (``voc20.txt``, ``cityscapes.txt``, ...); ``peers/<peer>/<key>.txt`` are the peers' own.
 """
 import os.path as osp
+import re
 from pathlib import Path
 from typing import List, Sequence, Tuple, Union
 from ..errors import MissingFileError, UserInputError
@@ -15,6 +17,8 @@ ClassNames = List[Tuple[str, ...]]
 ClassNamesSpec = Union[str, Sequence[Union[str, Sequence[str]]]]
 
 _NAMES_DIR = Path(__file__).parent
+# A comment in a names file: ``#`` at the start of a line or after whitespace, to the end.
+_COMMENT = re.compile(r'(^|\s)#.*$')
 
 
 def available_benchmarks() -> List[str]:
@@ -44,8 +48,8 @@ def _read_names_file(path: str) -> ClassNames:
     except UnicodeDecodeError as error:
         raise UserInputError(f'Names file {path!r} is not UTF-8 text ({error.reason} at byte '
                              f'{error.start}); save it as UTF-8.') from error
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1)
-             if not line.lstrip().startswith('#')]
+    lines = [(number, _COMMENT.sub('', line)) for number, line in
+             enumerate(text.splitlines(), 1) if not line.lstrip().startswith('#')]
     while lines and not lines[-1][1].strip():
         lines.pop()
     return [parse_class(line, f'{path}, line {number}') for number, line in lines]

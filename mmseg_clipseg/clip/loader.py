@@ -196,6 +196,7 @@ def _load_pristine(config: CLIPConfig) -> nn.Module:
     _PRISTINE.pop(config, None)  # a stale copy is not kept beside the new one
     model = _build(config)
     _check_dense_vit(model, config.model_name)
+    _check_finite(model, config)
     if identity is not None and _weights_identity(config) == identity:
         _PRISTINE[config] = (identity, model.eval())  # (else it changed while being read)
     return model.eval()
@@ -208,6 +209,19 @@ def _weights_identity(config: CLIPConfig) -> Optional[str]:
         return config.weights_identity()
     except OSError:
         return None
+
+
+def _check_finite(model: nn.Module, config: CLIPConfig) -> None:
+    """Weights that load but hold NaN or infinity would give NaN logits, and so one class
+    everywhere, without any error."""
+    broken = [name for name, tensor in model.state_dict().items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        more = f' and {len(broken) - 1} more tensors' if len(broken) > 1 else ''
+        raise UserInputError(
+            f'CLIP weights {config.pretrained!r} of {config.model_name} hold NaN or infinite '
+            f'numbers ({broken[0]}{more}): the file is damaged, or was saved from a run that '
+            'diverged. Get the weights again.')
 
 
 # Within shared_clip_models(): the models handed out so far, by config.

@@ -24,11 +24,20 @@ _FORMAT_VERSION = 2
 _warned: set = set()
 
 
+def _folder_variable(name: str) -> Optional[str]:
+    """A folder named by an environment variable: None when unset or empty (as the XDG
+    specification reads an empty value), with a leading ``~`` expanded (a quoted ``"~/x"``
+    reaches the program unexpanded)."""
+    value = os.environ.get(name, '').strip()
+    return os.path.expanduser(value) if value else None
+
+
 def cache_dir() -> Path:
     """The folder holding cached text embeddings."""
-    root = os.environ.get('MMSEG_CLIPSEG_CACHE')
+    root = _folder_variable('MMSEG_CLIPSEG_CACHE')
     if root is None:
-        xdg = os.environ.get('XDG_CACHE_HOME', os.path.join(os.path.expanduser('~'), '.cache'))
+        xdg = _folder_variable('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'),
+                                                                  '.cache')
         root = os.path.join(xdg, 'mmseg_clipseg')
     return Path(root) / 'text_embeddings'
 

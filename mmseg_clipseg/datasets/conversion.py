@@ -4,11 +4,9 @@ Mistakes in the input (a missing folder, a file that is not what the benchmark's
 ships) raise :class:`~mmseg_clipseg.errors.UserInputError`;
 :func:`mmseg_clipseg.cli.run_cli` prints them without a traceback.
 """
-import argparse
 import os
 import os.path as osp
-from typing import (Callable, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    TypeVar)
+from typing import Iterable, Iterator, List, Sequence, Tuple, TypeVar
 
 import cv2
 import numpy as np
@@ -141,21 +139,10 @@ def coco_stuffthingmaps(root: str, split: str) -> List[str]:
             for name in list_files(label_dir, '.png', exclude=converted)]
 
 
-def coco_label_converter(description: str, table: Callable[[], np.ndarray],
-                         target_suffix: str) -> Callable[[Optional[List[str]]], None]:
-    """The ``main`` of a converter that remaps COCO-Stuff-164k's label maps with a lookup
-    table and writes ``<image id><target_suffix>`` beside each map."""
-
-    def main(argv: Optional[List[str]] = None) -> None:
-        parser = argparse.ArgumentParser(description=description.split('\n\n')[0])
-        parser.add_argument('root', help='COCO-Stuff folder holding images/ and annotations/')
-        parser.add_argument('--split', default='val2017', choices=['train2017', 'val2017'],
-                            help='split to convert (default: val2017, the benchmark)')
-        args = parser.parse_args(argv)
-        sources = coco_stuffthingmaps(args.root, args.split)
-        remap_label_files([(path, path[:-len('.png')] + target_suffix) for path in sources],
-                          table())
-        print(f'\nwrote {len(sources)} *{target_suffix} files under '
-              f'{osp.join(args.root, "annotations", args.split)}')
-
-    return main
+def convert_coco_labels(root: str, split: str, table: np.ndarray, target_suffix: str) -> None:
+    """Remap COCO-Stuff-164k's label maps of ``split`` with a lookup table, writing
+    ``<image id><target_suffix>`` beside each map (tools/dataset_converters/coco_*.py)."""
+    sources = coco_stuffthingmaps(root, split)
+    remap_label_files([(path, path[:-len('.png')] + target_suffix) for path in sources], table)
+    print(f'\nwrote {len(sources)} *{target_suffix} files under '
+          f'{osp.join(root, "annotations", split)}')

@@ -1,10 +1,14 @@
-"""Loading of label maps whose class indices do not fit in 8 bits."""
-from typing import Optional
+"""Loading of label maps whose class indices do not fit in 8 bits, and of files that turn
+out to be damaged part-way through a run."""
+from typing import Any, Dict, Optional
 
 import mmcv
 import mmengine.fileio as fileio
+from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
+
+from ..errors import UserInputError
 
 
 @TRANSFORMS.register_module()
@@ -49,3 +53,48 @@ class LoadUInt16Annotations(LoadAnnotations):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(backend_args={self.backend_args})'
+
+
+@TRANSFORMS.register_module()
+class NameUnreadableFiles(BaseTransform):
+    """Run a loading step and turn a file it cannot read into one error naming the file.
+
+    mmcv's ``LoadImageFromFile`` stops on a truncated image with a bare ``AssertionError`` or
+    a decoder's traceback, and a colour PNG given as a label map ends in an ``IndexError``
+    steps later; neither names the file. ``tools/test.py`` wraps its pipeline's loading steps
+    in this transform (its ``--check`` decodes every file beforehand).
+
+    Required keys: those of ``loader``; ``img_path`` or ``seg_map_path``, named in the error.
+    Modified keys: those of ``loader``.
+
+    Args:
+        loader (dict): The loading step, e.g. ``dict(type='LoadAnnotations')``.
+
+    Raises:
+        UserInputError: The file cannot be decoded, or a label map has several channels.
+    """
+
+    def __init__(self, loader: Dict[str, Any]) -> None:
+        self.loader = TRANSFORMS.build(loader)
+        self.labels = isinstance(self.loader, LoadAnnotations)
+
+    def transform(self, results: dict) -> dict:
+        path = results.get('seg_map_path' if self.labels else 'img_path')
+        kind = 'label map' if self.labels else 'image'
+        try:
+            results = self.loader(results)
+        except (OSError, ValueError, AssertionError, IndexError) as error:
+            raise UserInputError(
+                f'Test {kind} {path} cannot be read ({error or type(error).__name__}): is it '
+                'truncated or damaged? Copy it again; tools/test.py --check decodes every '
+                'file and lists all such files.') from error
+        labels = results.get('gt_seg_map') if self.labels else None
+        if labels is not None and labels.ndim != 2:
+            raise UserInputError(
+                f'Label map {path} has {labels.shape[-1]} channels (a colour picture?); a '
+                'label map holds one class index per pixel (a grey or palette PNG). Convert '
+                'the labels for this dataset (docs/datasets.md).')
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(loader={self.loader!r})'

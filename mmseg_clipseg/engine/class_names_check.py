@@ -1,7 +1,7 @@
 """Fail early when the head's classes do not match the test dataset's."""
 import logging
 import re
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -59,6 +59,22 @@ def compare_class_names(head_classes: Sequence[Sequence[str]], dataset_classes: 
     return None, differing
 
 
+def check_head_classes(head: Any, dataset_classes: Optional[Sequence[str]]) -> List[str]:
+    """Refuse a head whose classes are not the dataset's (:func:`compare_class_names`);
+    returns the names that differ but match as synonyms. Nothing to compare (no head with
+    classes, no dataset classes): nothing refused."""
+    if head is None or dataset_classes is None or not hasattr(head, 'classes'):
+        return []
+    error, differing = compare_class_names(
+        head.classes, dataset_classes, skip_first=getattr(head, 'has_background', False))
+    if error:
+        raise UserInputError(
+            f'{error} Set model.decode_head.class_names to the dataset\'s classes in its '
+            'order (a benchmark key, a names file or a list), and for a dataset whose '
+            'class 0 is background, model.decode_head.background.')
+    return differing
+
+
 @HOOKS.register_module()
 class ClassNamesCheckHook(Hook):
     """Before testing, check that the head predicts the dataset's classes, in its order.
@@ -70,17 +86,8 @@ class ClassNamesCheckHook(Hook):
 
     def before_test(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        head = getattr(model, 'decode_head', None)
-        classes = runner.test_dataloader.dataset.metainfo.get('classes')
-        if head is None or classes is None or not hasattr(head, 'classes'):
-            return
-        error, differing = compare_class_names(
-            head.classes, classes, skip_first=getattr(head, 'has_background', False))
-        if error:
-            raise UserInputError(
-                f'{error} Set model.decode_head.class_names to the dataset\'s classes in its '
-                'order (a benchmark key, a names file or a list), and for a dataset whose '
-                'class 0 is background, model.decode_head.background.')
+        differing = check_head_classes(getattr(model, 'decode_head', None),
+                                       runner.test_dataloader.dataset.metainfo.get('classes'))
         if differing:
             print_log('class names that differ from the dataset\'s (checked as synonyms): '
                       + '; '.join(differing), logger='current', level=logging.WARNING)

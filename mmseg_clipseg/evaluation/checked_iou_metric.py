@@ -15,7 +15,13 @@ class CheckedIoUMetric(IoUMetric):
     IoUMetric's histograms drop such pixels silently, so a dataset converted for another
     benchmark (or with a wrong ``ignore_index``) would give a plausible but wrong mIoU. The
     metrics are unchanged; the count is reported as a warning.
+
+    Its results keep mmseg's names (``mIoU``, ``aAcc``: what ``tools/results_table.py`` and
+    MMSeg users read): the default prefix is empty, set rather than left unset, which
+    mmengine warns about each time a metric is built. ``prefix=...`` still adds one.
     """
+
+    default_prefix = ''
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         first = len(self.results)

@@ -17,20 +17,26 @@ from mmseg.registry import METRICS
 
 from ..datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
 from ..models.segmentors import keep_labels_only
+from .loader_settings import FittedLoaderRunner
+from .progress import Progress
 
 
 def quiet_runner(cfg: Config, work_dir: Optional[str] = None, prefix: str = 'eval_') -> Runner:
     """An mmengine runner for ``cfg`` that logs only warnings and draws nothing, working in
-    ``work_dir`` (default: a new temporary folder named with ``prefix``)."""
+    ``work_dir`` (default: a new temporary folder named with ``prefix``), its data loader
+    fitted to the machine, keeping labels only."""
     keep_labels_only(cfg)
     cfg.work_dir = work_dir or tempfile.mkdtemp(prefix=prefix)
     cfg.log_level = 'WARNING'
     cfg.default_hooks.pop('visualization', None)
-    return Runner.from_cfg(cfg)
+    # Named after its own folder: runners built in one second in one process would
+    # otherwise share mmengine's logger and visualizer instances (named by the second).
+    cfg.experiment_name = cfg.work_dir
+    return FittedLoaderRunner.from_cfg(cfg)
 
 
-def per_class_iou(model: torch.nn.Module, dataloader: Any,
-                  evaluator: Mapping[str, Any]) -> Dict[str, List]:
+def per_class_iou(model: torch.nn.Module, dataloader: Any, evaluator: Mapping[str, Any],
+                  progress: Optional[Progress] = None) -> Dict[str, List]:
     """Run ``model.test_step`` over ``dataloader`` and score it with ``evaluator``.
 
     Args:
@@ -38,6 +44,7 @@ def per_class_iou(model: torch.nn.Module, dataloader: Any,
         dataloader: The test loader; its dataset's ``metainfo`` names the classes.
         evaluator (dict): The metric config (``cfg.test_evaluator``: mmseg's IoUMetric or a
             subclass whose results start with IoUMetric's four areas).
+        progress: Counts the images as they are done.
 
     Returns:
         dict: ``classes`` (names) and ``iou`` (percent per class; NaN for a class absent from
@@ -50,6 +57,8 @@ def per_class_iou(model: torch.nn.Module, dataloader: Any,
         for batch in dataloader:
             outputs = model.test_step(batch)
             metric.process(batch, [output.to_dict() for output in outputs])
+            if progress is not None:
+                progress.update(len(outputs))
     # Intersection, union, prediction and label areas per image (a subclass may add more).
     totals = [sum(areas) for areas in zip(*(result[:4] for result in metric.results))]
     per_class = IoUMetric.total_area_to_metrics(*totals, metrics=['mIoU'])['IoU']

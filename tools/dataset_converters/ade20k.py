@@ -11,9 +11,6 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.datasets.conversion import (check_label_values, list_files, require_dir,
-                                               require_files)
 
 NUM_CLASSES = 150
 VAL_IMAGES = 2000
@@ -23,6 +20,14 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('root', help='the extracted ADEChallengeData2016 folder')
     return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.datasets.conversion import (check_label_values, list_files, require_dir,
+                                               require_files)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

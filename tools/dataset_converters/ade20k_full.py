@@ -26,11 +26,6 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.datasets.conversion import (list_files, progress, require_dir,
-                                               require_files, write_label_png)
-from mmseg_clipseg.datasets.label_tables import ade20k_full_class_index, ade847_table
-from mmseg_clipseg.errors import UserInputError
 
 SEG_SUFFIX = '_seg.png'
 JPEG_QUALITY = 95
@@ -47,6 +42,16 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     if args.max_short_side < 0:
         parser.error('--max-short-side must be 0 (no resizing) or positive')
     return args
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.datasets.conversion import (list_files, progress, require_dir,
+                                               require_files, write_label_png)
+from mmseg_clipseg.datasets.label_tables import ade20k_full_class_index, ade847_table
+from mmseg_clipseg.errors import UserInputError
 
 
 def target_size(height: int, width: int, max_short_side: int) -> Optional[Tuple[int, int]]:

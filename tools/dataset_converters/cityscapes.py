@@ -12,9 +12,6 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.datasets.conversion import (list_files, remap_label_files, require_dir)
-from mmseg_clipseg.datasets.label_tables import cityscapes_table
 
 SOURCE_SUFFIX = '_gtFine_labelIds.png'
 TARGET_SUFFIX = '_gtFine_labelTrainIds.png'
@@ -26,6 +23,14 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--split', default='val', choices=['train', 'val', 'test'],
                         help='split to convert (default: val, the benchmark)')
     return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.datasets.conversion import (list_files, remap_label_files, require_dir)
+from mmseg_clipseg.datasets.label_tables import cityscapes_table
 
 
 def main(argv: Optional[List[str]] = None) -> None:

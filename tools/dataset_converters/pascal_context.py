@@ -28,12 +28,6 @@ from typing import List, Optional
 import numpy as np
 import scipy.io
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.datasets.conversion import (apply_table, progress, read_split,
-                                               require_dir, require_files, write_label_png,
-                                               write_split)
-from mmseg_clipseg.datasets.label_tables import context60_table, context459_table
-from mmseg_clipseg.errors import UserInputError
 
 CONTEXT_DIR = 'SegmentationClassContext'
 CONTEXT459_DIR = 'SegmentationClassContext459'
@@ -48,6 +42,17 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--split-file', help="Detail API's trainval_merged.json or a text "
                         'file of validation image ids (default: ROOT/ImageSets/Main/val.txt)')
     return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.datasets.conversion import (apply_table, progress, read_split,
+                                               require_dir, require_files, write_label_png,
+                                               write_split)
+from mmseg_clipseg.datasets.label_tables import context60_table, context459_table
+from mmseg_clipseg.errors import UserInputError
 
 
 def validation_ids(split_file: str) -> List[str]:

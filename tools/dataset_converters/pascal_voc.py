@@ -11,9 +11,6 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.datasets.conversion import (check_label_values, read_split, require_dir,
-                                               require_files)
 
 NUM_CLASSES = 20
 VAL_IMAGES = 1449
@@ -23,6 +20,14 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('root', help='the VOC2012 folder of the extracted VOCdevkit')
     return parser.parse_args(argv)
+
+
+if __name__ == '__main__':
+    parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
+
+from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.datasets.conversion import (check_label_values, read_split, require_dir,
+                                               require_files)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

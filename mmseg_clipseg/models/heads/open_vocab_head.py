@@ -63,6 +63,12 @@ class OpenVocabularyHead(BaseDecodeHead):
         **kwargs: Other :class:`BaseDecodeHead` arguments (``align_corners``, ...).
     """
 
+    # Settings that were removed, with what replaced them (read by the tools' option checks).
+    REMOVED_SETTINGS = {
+        'bg_threshold': 'decode_head.bg_threshold is gone: use background="text" and prob_thd '
+                        '(the peers\' rule), or background="threshold" and prob_thd (the former '
+                        'rule).'}
+
     def __init__(self,
                  class_names: ClassNamesSpec,
                  clip: Dict[str, Any],
@@ -79,10 +85,8 @@ class OpenVocabularyHead(BaseDecodeHead):
         if class_names is None:
             raise UserInputError('decode_head.class_names is not set: give a benchmark key, a '
                                  'names file or a list of class names.')
-        if 'bg_threshold' in kwargs:
-            raise UserInputError('decode_head.bg_threshold is gone: use background="text" and '
-                                 'prob_thd (the peers\' rule), or background="threshold" and '
-                                 'prob_thd (the former rule).')
+        for name in set(kwargs) & set(self.REMOVED_SETTINGS):
+            raise UserInputError(self.REMOVED_SETTINGS[name])
         self.logit_scale = check_number('logit_scale', logit_scale, 0.0, low_open=True,
                                         meaning='a finite number > 0 (the peers use 40-50)')
         self.prob_thd = check_number('prob_thd', prob_thd, 0.0, 1.0,

@@ -15,7 +15,7 @@ from torch.profiler import record_function
 from ...class_names import ClassNamesSpec
 from ...clip import shared_clip_models
 from ...clip.templates import TemplatesSpec
-from ...datasets.palette import label_colormap
+from ...datasets.palette import palette_for
 from ...errors import UserInputError
 from .image_meta import Box, flip_dims_of, image_box, unpadded
 from .test_settings import check_test_cfg
@@ -110,7 +110,8 @@ class TrainingFreeSegmentor(EncoderDecoder):
         """``classes`` (each class's first name) and ``palette``, as MMSeg's inferencer and
         visualiser read them; they follow the vocabulary (see :meth:`set_vocabulary`)."""
         classes = [names[0] for names in self.decode_head.classes]
-        return dict(classes=classes, palette=self._palette or label_colormap(len(classes)))
+        return dict(classes=classes,
+                    palette=self._palette or palette_for(self.decode_head.classes))
 
     @dataset_meta.setter
     def dataset_meta(self, meta: Optional[Mapping[str, Any]]) -> None:

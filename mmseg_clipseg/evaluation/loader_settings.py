@@ -1,0 +1,65 @@
+"""Data loader settings decided on the machine that builds the loader, not in the config.
+
+A config that read the machine (CPU count, environment variables) when parsed would dump a
+different file on every machine; it states upper bounds and wishes instead, and
+:func:`fit_loader_to_machine` turns them into what this process can use.
+"""
+import os
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+
+def _processes_per_node() -> int:
+    """Processes sharing this machine's cores: torchrun's ``LOCAL_WORLD_SIZE``, else 1."""
+    value = os.environ.get('LOCAL_WORLD_SIZE', '')
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def fit_loader_to_machine(loader: Mapping[str, Any], cuda: Optional[bool] = None,
+                          cpus: Optional[int] = None) -> Dict[str, Any]:
+    """A copy of a data loader config that this process can run as well as it can.
+
+    - ``num_workers`` is an upper bound: at most this process's share of the CPU cores
+      (``cpus // processes per node``, at least 1), so that a config written for a large
+      node does not start dozens of workers on a laptop, nor 8 per process under torchrun.
+    - ``pin_memory`` only helps copies to a GPU: it is turned off without CUDA (torch warns
+      on every batch otherwise).
+
+    Args:
+        loader: The loader config (``cfg.test_dataloader``); not changed.
+        cuda: Whether batches go to a GPU (default: ``torch.cuda.is_available()``, the
+            device mmengine's runner picks).
+        cpus: CPU cores of the machine (default: ``os.cpu_count()``).
+
+    Returns:
+        dict: The loader config with those two settings fitted.
+    """
+    fitted = dict(loader)
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    workers = fitted.get('num_workers', 0)
+    if isinstance(workers, int) and workers > 1:
+        share = max(1, (cpus or os.cpu_count() or 1) // _processes_per_node())
+        fitted['num_workers'] = min(workers, share)
+    if fitted.get('pin_memory') and not cuda:
+        fitted['pin_memory'] = False
+    changed = [f'{key}={fitted[key]} (config: {loader[key]})' for key in fitted
+               if key in loader and fitted[key] != loader[key]]
+    if changed:
+        print_log(f'Data loader fitted to this machine: {", ".join(changed)}.',
+                  logger='current')
+    return fitted
+
+
+class FittedLoaderRunner(Runner):
+    """mmengine's Runner whose data loaders are fitted to the machine when they are built
+    (:func:`fit_loader_to_machine`); the config, and the copy the runner dumps, stay as
+    written."""
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        if isinstance(dataloader, Mapping):
+            dataloader = fit_loader_to_machine(dataloader)
+        return Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
