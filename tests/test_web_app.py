@@ -22,7 +22,7 @@ from PIL import Image
 
 from mmseg_clipseg import web_app
 from mmseg_clipseg.apis import init_segmentor, model_config, segment
-from mmseg_clipseg.datasets.palette import label_colormap
+from mmseg_clipseg.datasets.palette import palette_for
 from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
 from mmseg_clipseg.image_io import read_rgb
 from mmseg_clipseg.visualization import render_overlay
@@ -277,7 +277,7 @@ def test_page_logic_equals_segment(scene_path, tmp_path):
                                       expected.labels)
         assert shown.status.startswith('64x64 image, 7 classes, ' + mode), shown.status
         # The overlay's colours (render_overlay's, as tools/demo.py) are the segmentor's.
-        assert page.segmentor(mode).dataset_meta['palette'] == label_colormap(7)
+        assert page.segmentor(mode).dataset_meta['palette'] == palette_for(expected.classes)
     assert sorted(page._segmentors) == ['clipseg', 'maskclip']  # each mode built once
 
 
