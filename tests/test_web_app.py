@@ -33,7 +33,8 @@ CHROMEDRIVER = '/usr/bin/chromedriver'
 # Headless, and nothing of Chromium's own that calls home (updates, sync, QUIC probes).
 CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
                   '--no-first-run', '--disable-background-networking',
-                  '--disable-component-update', '--disable-sync', '--window-size=1400,1000')
+                  '--disable-component-update', '--disable-sync', '--window-size=1400,1000',
+                  '--disable-dev-shm-usage')  # containers' /dev/shm is often too small
 NAMES = 'grass; water; sand; rock; circle; square; triangle'
 WAIT_S = 120
 
@@ -112,7 +113,11 @@ def app(browser_available, env, tmp_path_factory):
         yield App(url, log)
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope='module')
