@@ -152,9 +152,9 @@ class SegmentationPage:
         return PageOutputs(
             overlay=overlay, shares=shares,
             labels_file=self._save_labels(result.labels, len(result.classes)),
-            status=f'{width}x{height} image, {len(result.classes)} classes, {dense_mode}: '
-            f'{time.perf_counter() - started:.1f} s. The PNG holds each pixel\'s class index '
-            f'(0 = {result.classes[0]}).')
+            status=f'{width}x{height} image, {len(result.classes)} classes, {dense_mode}, '
+            f'background {background}: {time.perf_counter() - started:.1f} s. The PNG holds '
+            f'each pixel\'s class index (0 = {result.classes[0]}).')
 
     def _save_labels(self, labels: np.ndarray, num_classes: int) -> str:
         """The labels (H, W) as a PNG of class indices, 8-bit up to 256 classes, else

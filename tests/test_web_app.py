@@ -8,6 +8,7 @@ import importlib.util
 import io
 import os
 import os.path as osp
+import re
 import socket
 import struct
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.request
 import zlib
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -158,13 +160,28 @@ def _submit(driver, url: str, image_path: str, names: str) -> str:
     box.send_keys(Keys.CONTROL, 'a')
     box.send_keys(Keys.DELETE)
     if names:
-        # Typed text through the clipboard-free path: set the value, then let Gradio see it.
+        # Set as one value (typing 10,000 names key by key takes minutes), then announced
+        # to Gradio as typing would.
         driver.execute_script(
             'arguments[0].value = arguments[1];'
             'arguments[0].dispatchEvent(new Event("input", {bubbles: true}));', box, names)
     driver.find_element(By.CSS_SELECTOR, '#segment').click()
-    return _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, '#status').text.strip(),
-                 'no status after Segment')
+    return _wait(driver, _final_status, 'no result after Segment')
+
+
+def _final_status(driver) -> Optional[str]:
+    """The status line once it gives a result or a mistake (while the page works, the box
+    shows Gradio's progress instead), else None."""
+    from selenium.webdriver.common.by import By
+    text = driver.find_element(By.CSS_SELECTOR, '#status').text.strip()
+    return text if re.match(r'Error: |\d+x\d+ image, ', text) else None
+
+
+def _attribute(driver, selector: str, name: str):
+    """``name`` of the first element that ``selector`` finds, or None."""
+    from selenium.webdriver.common.by import By
+    elements = driver.find_elements(By.CSS_SELECTOR, selector)
+    return elements[0].get_attribute(name) if elements else None
 
 
 def _fetch_image(url: str) -> np.ndarray:
@@ -184,8 +201,8 @@ def test_page_shows_segment_labels(driver, app, scene_path, tmp_path):
     from selenium.webdriver.common.by import By
     status = _submit(driver, app.url, scene_path, NAMES)
     assert 'Error' not in status, status
-    overlay_src = driver.find_element(By.CSS_SELECTOR, '#overlay img').get_attribute('src')
-    labels_href = driver.find_element(By.CSS_SELECTOR, '#labels a').get_attribute('href')
+    overlay_src = _wait(driver, lambda d: _attribute(d, '#overlay img', 'src'), 'no overlay')
+    labels_href = _wait(driver, lambda d: _attribute(d, '#labels a', 'href'), 'no labels')
     shown_labels = _fetch_image(labels_href)
     shown_overlay = _fetch_image(overlay_src)
 
@@ -194,14 +211,33 @@ def test_page_shows_segment_labels(driver, app, scene_path, tmp_path):
     image = read_rgb(scene_path)
     np.testing.assert_array_equal(
         shown_overlay, np.asarray(render_overlay(image, expected.labels, expected.classes)))
-    shares_text = driver.find_element(By.CSS_SELECTOR, '#shares').text
-    assert all(name in shares_text for name in set(expected.classes[i]
-                                                    for i in np.unique(expected.labels)))
+    present = [expected.classes[index] for index in np.unique(expected.labels)]
+    _wait(driver, lambda d: all(name in d.find_element(By.CSS_SELECTOR, '#shares').text
+                                for name in present), f'the shares do not list {present}')
 
     driver.save_screenshot(str(tmp_path / 'app.png'))
     readme_copy = os.environ.get('MMSEG_CLIPSEG_APP_SCREENSHOT')
     if readme_copy:
         driver.save_screenshot(readme_copy)
+
+    # Another dense mode and the background rule, chosen in the page: a second segmentor.
+    dense_mode = driver.find_element(By.CSS_SELECTOR, '#dense-mode input')
+    dense_mode.click()
+    _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, 'li[role=option][aria-label=maskclip]'),
+          'no maskclip in the dense modes').click()
+    driver.find_element(By.CSS_SELECTOR, '#background input[value=text]').click()
+    driver.find_element(By.CSS_SELECTOR, '#segment').click()
+    status = _wait(driver, lambda d: 'maskclip' in (_final_status(d) or '') and _final_status(d),
+                   'no maskclip result')
+    assert 'maskclip, background text' in status, status
+    # The components may be redrawn one after the other: wait for the new labels file.
+    shown_labels = _fetch_image(_wait(
+        driver, lambda d: _attribute(d, '#labels a', 'href') not in (None, labels_href)
+        and _attribute(d, '#labels a', 'href'), 'the labels file was not replaced'))
+    expected = segment(init_segmentor('tiny-synthetic', device='cpu',
+                                      **{'backbone.dense_mode': 'maskclip'}),
+                       scene_path, NAMES, background='text')
+    np.testing.assert_array_equal(shown_labels, expected.labels)
     _assert_local_requests_only(driver, app.url)
     log = app.log.read_text()
     assert 'Running on local URL:  http://127.0.0.1:' in log, log
@@ -239,7 +275,6 @@ def _write_too_large(path) -> str:
     ('too large', 'megapixels'),
 ])
 def test_page_shows_mistakes(driver, app, scene_path, tmp_path, case, message):
-    from selenium.webdriver.common.by import By
     names, image = NAMES, scene_path
     if case == 'no names':
         names = ''
@@ -253,7 +288,6 @@ def test_page_shows_mistakes(driver, app, scene_path, tmp_path, case, message):
     assert status.startswith('Error:') and message in status, status
     assert len(status.splitlines()) == 1 and 'Traceback' not in status, status
     assert '/tmp' not in status, status  # the upload's own name, not the server's copy
-    assert not driver.find_elements(By.CSS_SELECTOR, '#overlay img')
 
 
 def test_arguments_checked_before_gradio(monkeypatch, capsys):
@@ -280,7 +314,8 @@ def test_page_logic_equals_segment(scene_path, tmp_path):
         expected = segment(page.segmentor(mode), scene_path, NAMES, background='text')
         np.testing.assert_array_equal(np.asarray(Image.open(shown.labels_file)),
                                       expected.labels)
-        assert shown.status.startswith('64x64 image, 7 classes, ' + mode), shown.status
+        assert shown.status.startswith(f'64x64 image, 7 classes, {mode}, background text'), \
+            shown.status
         # The overlay's colours (render_overlay's, as tools/demo.py) are the segmentor's.
         assert page.segmentor(mode).dataset_meta['palette'] == palette_for(expected.classes)
     assert sorted(page._segmentors) == ['clipseg', 'maskclip']  # each mode built once
