@@ -4,7 +4,7 @@ Importing this package registers its segmentor, backbone, head, data preprocesso
 and hooks into mmseg's registries. It first installs the mmcv-lite compatibility shim, so it
 must be imported before ``mmseg.models`` (configs do it through ``custom_imports``).
 """
-from . import compat
+from .utils import compat
 
 compat.install()
 

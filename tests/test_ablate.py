@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 from mmseg_clipseg.clip.text_encoder import TextEmbedder
 from mmseg_clipseg.models.dense import default_cra_layers
 

@@ -11,7 +11,7 @@ from PIL import Image
 from mmseg_clipseg.apis import (Segmentation, available_models, check_device, init_segmentor,
                                 model_config, option_paths, segment)
 from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 
 STUFF = ['grass', 'water', 'sand', 'rock']
 
@@ -95,7 +95,7 @@ def test_names_changed_between_calls_equal_a_fresh_model(segmentor, scenes):
 def test_classes_in_one_string_as_on_the_command_line(segmentor, scenes, text, classes):
     """The text that ``--classes`` takes, read by the tools' own parser, gives what the
     tools give: the same classes (with synonyms) and the same labels as the list form."""
-    from mmseg_clipseg.image_tool_options import parse_classes
+    from mmseg_clipseg.apis.image_tool_options import parse_classes
     result = segment(segmentor, scenes[0].image, text)
     assert result.classes == classes
     listed = segment(segmentor, scenes[0].image, [list(names) for names in parse_classes(text)])

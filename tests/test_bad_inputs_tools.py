@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_clipseg.atomic_write import write_atomically
+from mmseg_clipseg.utils.atomic_write import write_atomically
 from mmseg_clipseg.class_names import load_class_names
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.apis.cli import run_cli
+from mmseg_clipseg.utils.errors import UserInputError
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = str(REPO / 'configs' / 'clipseg_tiny_synthetic.py')
@@ -334,7 +334,7 @@ def test_weights_with_non_finite_numbers(tmp_path, value):
 def test_tensor_layouts(shape, expected):
     import torch
 
-    from mmseg_clipseg.image_io import to_rgb_array
+    from mmseg_clipseg.apis.image_io import to_rgb_array
     tensor = torch.zeros(shape, dtype=torch.uint8)
     if expected is None:
         with pytest.raises(UserInputError, match='could be first or last'):

@@ -24,7 +24,7 @@ from mmseg_clipseg.clip import checkpoint_files, loader, offline
 from mmseg_clipseg.clip import config as clip_config
 from mmseg_clipseg.clip.loader import (CLIPConfig, clear_clip_cache, load_clip,
                                        packaged_weights)
-from mmseg_clipseg.errors import MissingFileError, UserInputError
+from mmseg_clipseg.utils.errors import MissingFileError, UserInputError
 
 TINY = 'clipseg-test-tiny'
 SYNTH = dict(model_name='clipseg-tiny-synth', pretrained='synthetic')

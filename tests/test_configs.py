@@ -11,7 +11,7 @@ import pytest
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 from mmseg_clipseg.class_names import load_class_names
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import scipy.io
 from PIL import Image
 
 from mmseg_clipseg.datasets.ade20k_full_ids import ADE20K_FULL_847_OBJECT_IDS
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 from mmseg_clipseg.datasets.label_tables import (ade847_table, cityscapes_table,
                                                  coco_object_table, coco_stuff_table,
                                                  context60_table, context459_table)

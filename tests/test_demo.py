@@ -153,7 +153,7 @@ def test_default_model_offline_fails_fast_with_a_hint(offline, scenes, env, tmp_
 
 
 def test_legend_draws_non_latin_names():
-    from mmseg_clipseg.visualization import render_overlay
+    from mmseg_clipseg.apis.visualization import render_overlay
     image = np.full((64, 64, 3), 128, np.uint8)
     labels = np.zeros((64, 64), np.int64)
     labels[:, 32:] = 1

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.models import CLIPDenseBackbone
 from mmseg_clipseg.models.dense import coherence_attention, coherence_similarity, dsi_value
 from reference import (baseline_final_block, clipseg_dense, coherence_attention_slow,

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_clipseg.cli import check_model_settings
+from mmseg_clipseg.apis.cli import check_model_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / 'README.md', *sorted((REPO / 'docs').glob('*.md'))]

@@ -10,7 +10,7 @@ from mmseg.structures import SegDataSample
 from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.clip import load_clip, resolve_templates
 from mmseg_clipseg.clip import text_cache
-from mmseg_clipseg.errors import MissingFileError, UserInputError
+from mmseg_clipseg.utils.errors import MissingFileError, UserInputError
 from mmseg_clipseg.models import OpenVocabularyHead
 from reference import peers_decision
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mmseg_clipseg.errors import MissingFileError, UserInputError
-from mmseg_clipseg.image_io import read_rgb, to_rgb_array
+from mmseg_clipseg.utils.errors import MissingFileError, UserInputError
+from mmseg_clipseg.apis.image_io import read_rgb, to_rgb_array
 
 RED, WHITE = (255, 0, 0), (255, 255, 255)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_clipseg.datasets.palette import label_colormap
+from mmseg_clipseg.datasets.palette import palette_for
 from mmseg_clipseg.datasets.synthetic_scenes import CLASSES, generate_scenes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -87,7 +87,7 @@ def test_folder_gives_one_palette_png_per_image_at_its_size(folder_run):
     assert_ok(first)
     assert summary(first) == (4, 0)
     assert outputs(out) == sorted(LAYOUT.values())
-    palette = np.array(label_colormap(len(CLASSES)), dtype=np.uint8)
+    palette = np.array(palette_for(CLASSES), dtype=np.uint8)  # as the demo, --show-dir
     for name in LAYOUT.values():
         with Image.open(out / f'{name}.png') as image:
             assert image.mode == 'P' and image.size == (64, 64)

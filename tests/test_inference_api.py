@@ -9,7 +9,7 @@ from mmseg.apis import MMSegInferencer, inference_model, init_model
 from mmseg.registry import MODELS
 
 from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 
 CONFIG = 'configs/clipseg_tiny_synthetic.py'
 

@@ -18,7 +18,7 @@ from mmseg.structures import SegDataSample
 from mmseg_clipseg.clip import load_clip
 from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
 from mmseg_clipseg.engine import class_names_check
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.models import CLIPDenseBackbone
 
 CONFIG = 'configs/clipseg_tiny_synthetic.py'

@@ -13,7 +13,7 @@ from PIL import Image
 
 from mmseg_clipseg.apis import init_segmentor, segment
 from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
-from mmseg_clipseg.image_io import read_rgb
+from mmseg_clipseg.apis.image_io import read_rgb
 
 CONFIG = 'configs/clipseg_tiny_synthetic.py'
 

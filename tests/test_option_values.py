@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.cli import ConfigOptionsAction, run_cli
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.option_values import parse_option_value
+from mmseg_clipseg.apis.cli import ConfigOptionsAction, run_cli
+from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.apis.option_values import parse_option_value
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 from mmseg_clipseg.datasets.palette import label_colormap, palette_for
 from mmseg_clipseg.datasets.synthetic_scenes import CLASSES, PALETTE
-from mmseg_clipseg.visualization import render_overlay, render_panels
+from mmseg_clipseg.apis.visualization import render_overlay, render_panels
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = str(REPO / 'configs' / 'clipseg_tiny_synthetic.py')

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 from mmseg_clipseg.engine import TimedLoggerHook
-from mmseg_clipseg.evaluation import progress as progress_module
-from mmseg_clipseg.evaluation.progress import Progress, track
+from mmseg_clipseg.apis import progress as progress_module
+from mmseg_clipseg.apis.progress import Progress, track
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / 'configs' / 'clipseg_tiny_synthetic.py')

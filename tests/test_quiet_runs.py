@@ -10,9 +10,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation import FittedLoaderRunner, fit_loader_to_machine
+from mmseg_clipseg.apis.cli import run_cli
+from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.engine import FittedLoaderRunner, fit_loader_to_machine
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = str(REPO / 'configs' / 'clipseg_tiny_synthetic.py')

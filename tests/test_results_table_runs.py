@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.models.segmentors import sliding_windows
 from reference import peers_decision, peers_name_logits
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.cli import run_cli
+from mmseg_clipseg.apis.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_scenes_non_integer_seed_is_a_usage_error(tmp_path, scenes_tool, capsys)
 
 
 def test_voc_writer_never_writes_into_a_real_voc_folder(tmp_path):
-    """The VOC writer shares the rules (mmseg_clipseg.output_folders); run as a user runs it."""
+    """The VOC writer shares the rules (mmseg_clipseg.apis.output_folders); run as a user runs it."""
     voc = tmp_path / 'VOC2012'
     (voc / 'JPEGImages').mkdir(parents=True)
     (voc / 'JPEGImages' / '2007_000000.jpg').write_bytes(b'a real VOC image')

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from mmseg_clipseg.class_names import load_class_names
-from mmseg_clipseg.cli import ConfigOptionsAction, load_config, parse_option_value
+from mmseg_clipseg.apis.cli import ConfigOptionsAction, load_config, parse_option_value
 from mmseg_clipseg.clip import TextEmbedder, load_clip, text_cache
 from mmseg_clipseg.engine.class_names_check import compare_class_names
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 
 CONFIG = 'configs/clipseg_vitb_voc20.py'
 TEMPLATES = ['a photo of {}.', 'a {}']

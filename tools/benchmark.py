@@ -66,10 +66,10 @@ from torch.autograd import profiler_legacy
 from torch.profiler import ProfilerActivity, profile
 
 from mmseg_clipseg.apis import check_device
-from mmseg_clipseg.cli import load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.apis.cli import load_config, parse_cfg_options, run_cli
 from mmseg_clipseg.clip import resolve_templates
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation.progress import Progress, track
+from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.apis.progress import Progress, track
 from mmseg_clipseg.models.settings import check_int
 
 SECTIONS = ('clipseg.backbone', 'clipseg.cra', 'clipseg.dsi', 'clipseg.head')

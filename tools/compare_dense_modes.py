@@ -105,10 +105,10 @@ if __name__ == '__main__':
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
 
-from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.apis.cli import check_data_root, load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.evaluation.per_class import iou_summaries, per_class_iou, quiet_runner
-from mmseg_clipseg.evaluation.progress import Progress
+from mmseg_clipseg.apis.progress import Progress
 from mmseg_clipseg.models import DENSE_MODES
 
 

@@ -27,15 +27,15 @@ from typing import List, Sequence
 
 import mmseg_clipseg  # noqa: F401  (first: installs the mmcv-lite shim, registers modules)
 from mmseg_clipseg.apis import check_device, model_config
-from mmseg_clipseg.atomic_write import write_atomically
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation.progress import Progress
-from mmseg_clipseg.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
+from mmseg_clipseg.utils.atomic_write import write_atomically
+from mmseg_clipseg.apis.cli import run_cli
+from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.apis.progress import Progress
+from mmseg_clipseg.apis.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
                                         collect_images)
-from mmseg_clipseg.image_tool_options import (add_model_arguments, parse_classes,
+from mmseg_clipseg.apis.image_tool_options import (add_model_arguments, parse_classes,
                                               set_head_vocabulary, vocabulary_options)
-from mmseg_clipseg.visualization import class_areas, render_overlay
+from mmseg_clipseg.apis.visualization import class_areas, render_overlay
 
 DEFAULT_OUT = 'demo_result.png'
 # Formats an RGB overlay can be saved in, by file extension.
@@ -107,7 +107,7 @@ def main(argv=None) -> None:
     vocabulary = vocabulary_options(args, cfg)
 
     from mmseg_clipseg.apis import init_segmentor, segment
-    from mmseg_clipseg.image_io import read_rgb
+    from mmseg_clipseg.apis.image_io import read_rgb
     set_head_vocabulary(cfg, classes, vocabulary)
     segmentor = init_segmentor(cfg, device=device)
     # Several images: their count and the time left on stderr, below the shares.

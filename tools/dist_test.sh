@@ -78,8 +78,8 @@ else
 fi
 
 # torchrun, with the workers' own words in place of its failure report (a traceback of the
-# launcher itself): mmseg_clipseg/dist_launch.py. Its processes do not check the test set
+# launcher itself): mmseg_clipseg/apis/dist_launch.py. Its processes do not check the test set
 # again (every image header read once, above, not once per process).
 export DIST_TEST_CHECKED=1
-exec "$PYTHON" -m mmseg_clipseg.dist_launch "${RENDEZVOUS[@]}" --nproc_per_node="$NPROC" \
+exec "$PYTHON" -m mmseg_clipseg.apis.dist_launch "${RENDEZVOUS[@]}" --nproc_per_node="$NPROC" \
     "$TOOLS/test.py" "$CONFIG" --launcher pytorch "$@"

@@ -44,13 +44,13 @@ from mmengine.dist import all_gather_object, is_main_process
 from PIL import Image
 
 from mmseg_clipseg.apis import check_device, model_config, option_paths
-from mmseg_clipseg.atomic_write import remove_partials, write_atomically
+from mmseg_clipseg.utils.atomic_write import remove_partials, write_atomically
 from mmseg_clipseg.class_names import ClassNames
-from mmseg_clipseg.cli import run_cli
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
+from mmseg_clipseg.apis.cli import run_cli
+from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.apis.image_inputs import (ImageItem, check_not_inputs, check_readable_images,
                                         collect_images)
-from mmseg_clipseg.image_tool_options import (add_model_arguments, parse_classes,
+from mmseg_clipseg.apis.image_tool_options import (add_model_arguments, parse_classes,
                                               set_head_vocabulary, vocabulary_options)
 
 SETTINGS_FILE = 'infer_settings.json'
@@ -58,13 +58,13 @@ SETTINGS_FILE = 'infer_settings.json'
 
 # --- Outputs ----------------------------------------------------------------------------
 
-def label_image(labels: np.ndarray, num_classes: int) -> Image.Image:
-    """Labels (H, W) as a palette image (<= 256 classes) or a 16-bit grey image."""
-    from mmseg_clipseg.datasets.palette import label_colormap
-    if num_classes <= 256:
+def label_image(labels: np.ndarray, classes: Sequence[str]) -> Image.Image:
+    """Labels (H, W) as a palette image (<= 256 classes) in the vocabulary's colours (those of
+    the demo, --show-dir and MMSeg's visualizer), or a 16-bit grey image."""
+    from mmseg_clipseg.datasets.palette import palette_for
+    if len(classes) <= 256:
         image = Image.fromarray(labels.astype(np.uint8))
-        image.putpalette([value for colour in label_colormap(num_classes)
-                          for value in colour])
+        image.putpalette([value for colour in palette_for(classes) for value in colour])
         return image
     return Image.fromarray(labels.astype(np.uint16))
 
@@ -236,7 +236,7 @@ def label_images(items: Sequence[ImageItem], classes: ClassNames, vocabulary: Di
     from mmengine.utils import ProgressBar
 
     from mmseg_clipseg.apis import init_segmentor, segment
-    from mmseg_clipseg.image_io import read_rgb
+    from mmseg_clipseg.apis.image_io import read_rgb
     set_head_vocabulary(cfg, classes, vocabulary)
     segmentor = init_segmentor(cfg, device=device)
     progress = None if args.quiet or not is_main_process() \
@@ -260,7 +260,7 @@ def label_images(items: Sequence[ImageItem], classes: ClassNames, vocabulary: Di
                 if args.probabilities:
                     write_atomically(probabilities_path(args.out_dir, item),
                                      _save_npy(result.probabilities.astype(np.float16)))
-                image = label_image(result.labels, len(result.classes))
+                image = label_image(result.labels, result.classes)
                 write_atomically(label_path(args.out_dir, item),
                                  lambda path: image.save(path, format='PNG'))
         if progress is not None:

@@ -93,9 +93,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
-from mmseg_clipseg.cli import run_cli  # noqa: E402
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.output_folders import prepare_output_folder, write_marker
+from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
+from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.apis.output_folders import prepare_output_folder, write_marker
 
 
 def main(argv: Optional[List[str]] = None) -> None:

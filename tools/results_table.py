@@ -72,8 +72,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
-from mmseg_clipseg.cli import run_cli  # noqa: E402
-from mmseg_clipseg.errors import MissingFileError, UserInputError
+from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
+from mmseg_clipseg.utils.errors import MissingFileError, UserInputError
 
 
 def split_run_name(name: str) -> Tuple[str, str]:

@@ -68,11 +68,11 @@ from mmengine.config import Config
 from mmengine.utils import mkdir_or_exist, scandir
 from PIL import Image
 
-from mmseg_clipseg.cli import check_data_root, load_config, parse_cfg_options, run_cli
+from mmseg_clipseg.apis.cli import check_data_root, load_config, parse_cfg_options, run_cli
 from mmseg_clipseg.clip.text_encoder import encoding_shared_by_ranks
-from mmseg_clipseg.dist_launch import leave_error
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.evaluation import FittedLoaderRunner
+from mmseg_clipseg.apis.dist_launch import leave_error
+from mmseg_clipseg.utils.errors import UserInputError
+from mmseg_clipseg.engine import FittedLoaderRunner
 from mmseg_clipseg.models.segmentors import check_test_cfg, keep_labels_only
 from mmseg_clipseg.models.settings import check_bool, check_int
 

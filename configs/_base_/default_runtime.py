@@ -1,7 +1,7 @@
 # Test-only runtime: nothing is trained, so there is no optimizer, schedule or checkpoint.
 # Nothing here depends on the machine: the distributed backend is the launcher's (mmengine
 # uses nccl, tools/test.py gloo without CUDA), data loader workers and pinned memory are
-# fitted when the loader is built (mmseg_clipseg.evaluation.loader_settings).
+# fitted when the loader is built (mmseg_clipseg.engine.loader_settings).
 default_scope = 'mmseg'
 custom_imports = dict(imports=['mmseg_clipseg'], allow_failed_imports=False)
 env_cfg = dict(

@@ -11,7 +11,7 @@ import os.path as osp
 import re
 from pathlib import Path
 from typing import List, Sequence, Tuple, Union
-from ..errors import MissingFileError, UserInputError
+from ..utils.errors import MissingFileError, UserInputError
 
 ClassNames = List[Tuple[str, ...]]
 ClassNamesSpec = Union[str, Sequence[Union[str, Sequence[str]]]]

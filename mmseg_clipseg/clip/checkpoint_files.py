@@ -23,7 +23,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 
 # Metadata entries of OpenAI's TorchScript checkpoints that are not weights.
 _OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 from open_clip.constants import HF_CONFIG_NAME
 from open_clip.factory import HF_HUB_PREFIX, LOCAL_DIR_PREFIX
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 from .file_digest import content_digest
 
 # Checkpoint file endings; any of them may be followed by '.gz' (gzip-compressed).

@@ -6,7 +6,7 @@ import os.path as osp
 
 import open_clip
 
-from ..errors import MissingFileError, UserInputError
+from ..utils.errors import MissingFileError, UserInputError
 from .checkpoint_files import read_state_dict
 from .config import (HF_HUB_PREFIX, LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, LOCAL_DIR_WEIGHT_GLOBS,
                      CLIPConfig, local_dir_weight_files, packaged_weights)

@@ -29,7 +29,7 @@ import torch
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 from .checkpoint_files import check_weights_only_loads, describe_error, readable_by_open_clip
 from .config import LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, CLIPConfig, packaged_weights
 from .config_checks import (check_checkpoint_file, check_local_dir, check_model_name,

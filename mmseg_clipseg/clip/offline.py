@@ -14,7 +14,7 @@ import open_clip
 from open_clip.constants import HF_CONFIG_NAME, HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
 from open_clip.pretrained import has_hf_hub
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 from .config import CLIPConfig
 
 # How long the reachability check of the weights' server may take.

@@ -3,7 +3,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 from open_clip import OPENAI_IMAGENET_TEMPLATES, SIMPLE_IMAGENET_TEMPLATES
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 
 TemplatesSpec = Union[str, Sequence[str]]
 

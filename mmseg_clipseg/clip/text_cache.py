@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import torch
 from mmengine.logging import print_log
 
-from ..atomic_write import write_atomically
+from ..utils.atomic_write import write_atomically
 
 # Bump when the way embeddings are computed or stored changes, so that old entries are not
 # reused.

@@ -15,7 +15,7 @@ from mmengine.logging import print_log
 from open_clip.transformer import text_global_pool
 from torch import nn
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 from . import text_cache
 from .templates import fill_template
 

@@ -1,8 +1,8 @@
 """File helpers for the dataset converters in ``tools/dataset_converters``.
 
 Mistakes in the input (a missing folder, a file that is not what the benchmark's release
-ships) raise :class:`~mmseg_clipseg.errors.UserInputError`;
-:func:`mmseg_clipseg.cli.run_cli` prints them without a traceback.
+ships) raise :class:`~mmseg_clipseg.utils.errors.UserInputError`;
+:func:`mmseg_clipseg.apis.cli.run_cli` prints them without a traceback.
 """
 import os
 import os.path as osp
@@ -13,7 +13,7 @@ import numpy as np
 from mmengine.utils import scandir, track_iter_progress
 from PIL import Image
 
-from ..errors import MissingFileError, UserInputError
+from ..utils.errors import MissingFileError, UserInputError
 
 Item = TypeVar('Item')
 

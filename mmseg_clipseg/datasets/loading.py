@@ -8,7 +8,7 @@ from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 
 
 @TRANSFORMS.register_module()

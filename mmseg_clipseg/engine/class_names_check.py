@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 
 
 def _normalise(name: str) -> str:

@@ -6,8 +6,8 @@ from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
+from ..apis.visualization import render_panels
 from ..datasets.palette import palette_for
-from ..visualization import render_panels
 
 
 @VISUALIZERS.register_module()

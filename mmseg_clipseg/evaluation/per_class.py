@@ -15,10 +15,10 @@ from mmengine.runner import Runner
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
+from ..apis.progress import Progress
 from ..datasets.synthetic_scenes import SHAPE_CLASSES, STUFF_CLASSES
+from ..engine.loader_settings import FittedLoaderRunner
 from ..models.segmentors import keep_labels_only
-from .loader_settings import FittedLoaderRunner
-from .progress import Progress
 
 
 def quiet_runner(cfg: Config, work_dir: Optional[str] = None, prefix: str = 'eval_') -> Runner:

@@ -6,7 +6,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import stack_batch
 from torch import Tensor
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 
 
 @MODELS.register_module()

@@ -1,11 +1,11 @@
 """Checks of the models' settings, by type and value: each failure is one
-:class:`~mmseg_clipseg.errors.UserInputError` that names the setting, what it takes and what
+:class:`~mmseg_clipseg.utils.errors.UserInputError` that names the setting, what it takes and what
 it got. The backbone, the head and the segmentor run them before loading CLIP."""
 import math
 import numbers
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-from ..errors import UserInputError
+from ..utils.errors import UserInputError
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:

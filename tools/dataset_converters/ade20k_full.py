@@ -47,11 +47,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
-from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
 from mmseg_clipseg.datasets.conversion import (list_files, progress, require_dir,
                                                require_files, write_label_png)
 from mmseg_clipseg.datasets.label_tables import ade20k_full_class_index, ade847_table
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 
 
 def target_size(height: int, width: int, max_short_side: int) -> Optional[Tuple[int, int]]:

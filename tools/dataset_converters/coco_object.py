@@ -23,7 +23,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
-from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
 from mmseg_clipseg.datasets.conversion import convert_coco_labels
 from mmseg_clipseg.datasets.label_tables import coco_object_table
 

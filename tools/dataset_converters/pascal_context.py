@@ -47,12 +47,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
-from mmseg_clipseg.cli import run_cli  # noqa: E402
+from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
 from mmseg_clipseg.datasets.conversion import (apply_table, progress, read_split,
                                                require_dir, require_files, write_label_png,
                                                write_split)
 from mmseg_clipseg.datasets.label_tables import context60_table, context459_table
-from mmseg_clipseg.errors import UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 
 
 def validation_ids(split_file: str) -> List[str]:

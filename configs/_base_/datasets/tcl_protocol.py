@@ -13,7 +13,7 @@ test_dataloader = dict(
     batch_size=1,
     # Up to 8 workers per GPU process (with 2 the GPU waited for data); tools/test.py uses
     # at most its share of the machine's cores, and pins memory only for a GPU
-    # (mmseg_clipseg.evaluation.loader_settings), so that this file reads the same anywhere.
+    # (mmseg_clipseg.engine.loader_settings), so that this file reads the same anywhere.
     num_workers=8,
     pin_memory=True,
     persistent_workers=True,  # num_workers is at least 1

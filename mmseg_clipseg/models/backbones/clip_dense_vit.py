@@ -16,8 +16,8 @@ from ..dense import (CRA_FEATURES, CRA_MIXES, DSI_VALUE_PATHS, attention_mix, cl
                      clearclip_qk_block, coherence_attention, coherence_similarity,
                      default_cra_layers, dsi_value, maskclip_block, naclip_block, sclip_block,
                      vanilla_block)
+from ...utils.errors import UserInputError
 from ..dense.projections import project_key, project_query
-from ...errors import UserInputError
 from ..settings import check_choice, check_int, check_number, with_defaults
 from .positional import POS_INTERPOLATIONS, interpolate_positional_embedding
 

@@ -12,7 +12,7 @@ from ...class_names import ClassNamesSpec, load_class_names
 from ...clip import CLIPConfig, TextEmbedder, load_clip, resolve_templates
 from ...clip.templates import TemplatesSpec
 from ...clip.text_encoder import TEXT_PRECISIONS
-from ...errors import UserInputError
+from ...utils.errors import UserInputError
 from ..decision import RunningArgmax, add_logsumexp, area_suppressed_classes
 from ..settings import check_bool, check_choice, check_int, check_number
 from .tensor_store import TensorStore

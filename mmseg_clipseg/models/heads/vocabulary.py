@@ -3,7 +3,7 @@ import dataclasses
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ...class_names import parse_class
-from ...errors import UserInputError
+from ...utils.errors import UserInputError
 from ..settings import check_choice
 
 BACKGROUND_MODES = (None, 'text', 'threshold')

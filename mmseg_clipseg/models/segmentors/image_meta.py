@@ -7,7 +7,7 @@ from typing import Any, Mapping, Tuple
 
 from torch import Tensor
 
-from ...errors import UserInputError
+from ...utils.errors import UserInputError
 
 Box = Tuple[int, int, int, int]  # y1, y2, x1, x2 inside one image
 # Dims to flip back for each of mmcv's RandomFlip directions, on (..., H, W) tensors.

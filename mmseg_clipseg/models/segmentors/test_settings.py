@@ -5,7 +5,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from mmengine.config import ConfigDict
 from mmseg.utils import OptConfigType
 
-from ...errors import UserInputError
+from ...utils.errors import UserInputError
 from ..postprocess import PAMR_DEFAULTS
 from ..settings import check_bool, check_int, check_known_keys
 

@@ -16,7 +16,7 @@ from ...class_names import ClassNamesSpec
 from ...clip import shared_clip_models
 from ...clip.templates import TemplatesSpec
 from ...datasets.palette import palette_for
-from ...errors import UserInputError
+from ...utils.errors import UserInputError
 from .image_meta import Box, flip_dims_of, image_box, unpadded
 from .test_settings import check_test_cfg
 from .windows import (GridToPixels, ImageNameLogits, Size, WindowFeatures, equal_size_chunks,

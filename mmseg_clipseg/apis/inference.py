@@ -27,12 +27,12 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from .class_names import ClassNamesSpec
+from ..class_names import ClassNamesSpec
+from ..models.settings import check_int
+from ..utils.errors import UserInputError
 from .cli import check_model_settings, check_option_keys, load_config
-from .errors import UserInputError
 from .image_io import read_rgb, to_rgb_array
 from .image_tool_options import parse_classes
-from .models.settings import check_int
 
 # Short names of the models (BENCHMARKS.md) and the config each one builds, relative to the
 # configs folder.
@@ -74,8 +74,8 @@ class Segmentation:
 def config_root() -> Path:
     """The folder of the configs: in a source checkout the repository's ``configs``,
     otherwise the copy installed with the package (``.mim/configs``)."""
-    for root in (Path(__file__).parent.parent / 'configs',
-                 Path(__file__).parent / '.mim' / 'configs'):
+    package = Path(__file__).resolve().parents[1]
+    for root in (package.parent / 'configs', package / '.mim' / 'configs'):
         if (root / MODEL_CONFIGS['vitb']).is_file():
             return root
     raise UserInputError('The configs folder was not found; install the package from its '
@@ -225,7 +225,7 @@ def segment(segmentor: torch.nn.Module,
         images: One image or a list: file paths, RGB ``uint8`` arrays (H, W, 3) (also grey
             (H, W), RGBA, uint16 or float in [0, 1]), PIL images, or RGB tensors (3, H, W).
         class_names: What ``--classes`` of the tools takes, read by the same function
-            (:func:`~mmseg_clipseg.image_tool_options.parse_classes`): a benchmark key, a
+            (:func:`~mmseg_clipseg.apis.image_tool_options.parse_classes`): a benchmark key, a
             names file, or the classes in one string (``'cat, grass, sky'``; with synonyms
             ``'cat, kitty; grass; sky'``); or a list of classes, each a name,
             comma-separated synonyms (``'car, truck'``) or a list of synonyms.

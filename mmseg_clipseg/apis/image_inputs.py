@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from PIL import Image, UnidentifiedImageError
 
-from .errors import MissingFileError, UserInputError
+from ..utils.errors import MissingFileError, UserInputError
 
 # The file extensions that folders and glob patterns take as images.
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.bmp', '.tif', '.tiff',

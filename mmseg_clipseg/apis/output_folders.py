@@ -10,7 +10,7 @@ import os
 import os.path as osp
 from typing import Callable, List, Optional, Set
 
-from .errors import UserInputError
+from ..utils.errors import UserInputError
 
 
 def _marker(tool: str) -> str:

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .datasets.palette import palette_for
+from ..datasets.palette import palette_for
 
 
 def class_areas(labels: np.ndarray, num_classes: int) -> List[Tuple[int, float]]:

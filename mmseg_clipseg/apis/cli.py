@@ -10,14 +10,14 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from mmengine.config import Config
 
-from .errors import MissingFileError, UserInputError
+from ..utils.errors import MissingFileError, UserInputError
 from .option_values import SYNTAX_HINT, parse_option_value
 
 
 class ConfigOptionsAction(argparse.Action):
     """``--cfg-options KEY=VALUE ...`` into a dict, values in the config files' syntax.
 
-    A value is read by :func:`~mmseg_clipseg.option_values.parse_option_value`: Python
+    A value is read by :func:`~mmseg_clipseg.apis.option_values.parse_option_value`: Python
     literals and ``dict(key=value)`` as in a config (``"model.clip=dict(model_name='ViT-L-14',
     pretrained='openai')"``, ``(448, 448)``, ``None``), otherwise as mmengine's ``DictAction``
     reads it (``a,b`` is a list, ``true`` a bool, other text a string) but with the spaces

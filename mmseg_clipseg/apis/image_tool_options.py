@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from .class_names import ClassNames, available_benchmarks, load_class_names
+from ..class_names import ClassNames, available_benchmarks, load_class_names
+from ..utils.errors import MissingFileError, UserInputError
 from .cli import ConfigOptionsAction
-from .errors import MissingFileError, UserInputError
 
 # A ``--classes`` text ending like a file name (``names.txt``) names a file.
 _NAMES_FILE_EXTENSION = re.compile(r'\.[A-Za-z][A-Za-z0-9]{0,4}$')

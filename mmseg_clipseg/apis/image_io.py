@@ -1,12 +1,12 @@
 """Any image a user may have, as one kind of array: (H, W, 3) ``uint8`` in RGB order.
 
-    from mmseg_clipseg.image_io import read_rgb, to_rgb_array
+    from mmseg_clipseg.apis.image_io import read_rgb, to_rgb_array
     rgb = read_rgb('photo.jpg')              # a file: as tools/test.py decodes it, in RGB
     rgb = to_rgb_array(pil_image_or_array)   # an image already in memory
 
 The channel order is always RGB (not OpenCV's and mmcv's BGR): ``rgb[..., 0]`` is red.
 A user mistake (a folder, a file that is not an image, an array that is not an image) raises
-:class:`~mmseg_clipseg.errors.UserInputError` with a message that says what to do.
+:class:`~mmseg_clipseg.utils.errors.UserInputError` with a message that says what to do.
 
 Files are decoded as MMSeg's ``LoadImageFromFile`` decodes them in ``tools/test.py``,
 ``inference_model`` and ``MMSegInferencer`` (OpenCV, ``flag='color'``), as the peers decode
@@ -39,7 +39,7 @@ import mmcv
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import MissingFileError, UserInputError
+from ..utils.errors import MissingFileError, UserInputError
 
 __all__ = ['decode_as_mmseg', 'read_rgb', 'to_rgb_array']
 

@@ -1,7 +1,7 @@
 """torchrun for tools/dist_test.sh, with its failure report (a traceback of the launcher
 itself) replaced by the workers' own words.
 
-    python -m mmseg_clipseg.dist_launch --nproc-per-node=N [torchrun options] SCRIPT ARGS...
+    python -m mmseg_clipseg.apis.dist_launch --nproc-per-node=N [torchrun options] SCRIPT ARGS...
 
 The options are torchrun's (``--nproc-per-node`` a number). Local rank 0 writes to the
 console; the other local ranks write to files. A worker that stops on a user mistake leaves

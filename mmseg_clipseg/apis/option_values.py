@@ -12,7 +12,7 @@ top-level commas make a list (``a,b``), and brackets a list or tuple of such ite
 import ast
 from typing import Any, List, Optional, Tuple
 
-from .errors import UserInputError
+from ..utils.errors import UserInputError
 
 SYNTAX_HINT = ('Values use the config files\' syntax: 5, 0.1, None, True, \'text\', [3, 4], '
                '(8, 16), dict(steps=10, dilations=(8, 16)).')

@@ -1,0 +1,17 @@
+"""The user-facing layer: the Python API and what the command-line tools share.
+
+    from mmseg_clipseg.apis import init_segmentor, segment
+
+- :mod:`.inference`: :func:`init_segmentor`, :func:`segment` and their checks.
+- :mod:`.cli`: config loading, ``--cfg-options`` and the tools' one-line errors
+  (:mod:`.option_values` reads option values).
+- :mod:`.image_io`, :mod:`.image_inputs`, :mod:`.image_tool_options`: images in (files,
+  arrays, folders) and the image tools' shared options.
+- :mod:`.output_folders`, :mod:`.visualization`: what the tools write.
+- :mod:`.dist_launch`: the launcher behind ``tools/dist_test.sh``.
+"""
+from .inference import (MODEL_CONFIGS, Segmentation, available_models, check_device,
+                        config_root, init_segmentor, model_config, option_paths, segment)
+
+__all__ = ['MODEL_CONFIGS', 'Segmentation', 'available_models', 'check_device', 'config_root',
+           'init_segmentor', 'model_config', 'option_paths', 'segment']
