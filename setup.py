@@ -45,6 +45,6 @@ setup(
         'app': ['gradio>=6,<7'],
         'tests': ['pytest', 'selenium>=4.11'],
     },
-    entry_points={'console_scripts': ['mmseg-clipseg-app=mmseg_clipseg.web_app:run']},
+    entry_points={'console_scripts': ['mmseg-clipseg-app=mmseg_clipseg.apis.web_app:run']},
     license='Apache-2.0',
 )

@@ -22,12 +22,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_clipseg import web_app
-from mmseg_clipseg.apis import init_segmentor, model_config, segment
+from mmseg_clipseg.apis import init_segmentor, model_config, segment, web_app
+from mmseg_clipseg.apis.image_io import read_rgb
+from mmseg_clipseg.apis.visualization import render_overlay
 from mmseg_clipseg.datasets.palette import palette_for
 from mmseg_clipseg.datasets.synthetic_scenes import generate_scenes
-from mmseg_clipseg.image_io import read_rgb
-from mmseg_clipseg.visualization import render_overlay
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CHROMIUM = '/usr/bin/chromium'

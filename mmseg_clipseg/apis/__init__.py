@@ -9,6 +9,7 @@
   arrays, folders) and the image tools' shared options.
 - :mod:`.output_folders`, :mod:`.visualization`: what the tools write.
 - :mod:`.dist_launch`: the launcher behind ``tools/dist_test.sh``.
+- :mod:`.web_app`: the web page of ``tools/app.py`` (Gradio, the ``app`` extra).
 """
 from .inference import (MODEL_CONFIGS, Segmentation, available_models, check_device,
                         config_root, init_segmentor, model_config, option_paths, segment)

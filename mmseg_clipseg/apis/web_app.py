@@ -31,15 +31,15 @@ import torch
 from mmengine.config import Config
 from PIL import Image, UnidentifiedImageError
 
-from mmseg_clipseg.apis import check_device, init_segmentor, model_config, segment
+from mmseg_clipseg.apis.cli import ConfigOptionsAction, run_cli
+from mmseg_clipseg.apis.image_io import read_rgb
+from mmseg_clipseg.apis.image_tool_options import looks_like_path, parse_classes
+from mmseg_clipseg.apis.inference import check_device, init_segmentor, model_config, segment
+from mmseg_clipseg.apis.visualization import class_areas, render_overlay
 from mmseg_clipseg.class_names import ClassNames
-from mmseg_clipseg.cli import ConfigOptionsAction, run_cli
 from mmseg_clipseg.datasets.synthetic_scenes import CLASSES, generate_scenes
-from mmseg_clipseg.errors import UserInputError
-from mmseg_clipseg.image_io import read_rgb
-from mmseg_clipseg.image_tool_options import looks_like_path, parse_classes
 from mmseg_clipseg.models import DENSE_MODES
-from mmseg_clipseg.visualization import class_areas, render_overlay
+from mmseg_clipseg.utils.errors import UserInputError
 
 DEFAULT_MODEL = 'tiny-synthetic'
 DEFAULT_HOST = '127.0.0.1'
