@@ -1,12 +1,15 @@
-# Two entry points for a fresh machine (see README):
-#   make test   set up .venv and run the whole test suite
+# Entry points for a fresh machine (see README):
+#   make test   set up .venv and run the whole test suite (the browser test needs Debian's
+#               chromium and chromium-driver, which .ci/run installs)
 #   make demo   set up .venv and run the offline main job (no download)
+#   make app    set up .venv with the web page's extra and serve it on http://127.0.0.1:7860
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
 
-.PHONY: env test demo clean
+.PHONY: env app-env test demo app clean
 
 # TORCH_INDEX: a package index to take torch and torchvision from first, e.g. PyTorch's CPU
 # builds on a machine without a GPU (see README, "Installation"); empty: the package index.
@@ -25,7 +28,14 @@ $(STAMP): requirements.txt setup.py
 
 env: $(STAMP)
 
-test: env
+# The web page's extra (gradio) and the browser test's driver (selenium), on top of env.
+$(APP_STAMP): $(STAMP) setup.py
+	$(BIN)/python -m pip install -e '.[app,tests]'
+	touch $(APP_STAMP)
+
+app-env: $(APP_STAMP)
+
+test: env app-env
 	$(BIN)/python -m pytest -q
 
 # The offline main job: the tiny CLIP trained in this repository (weights shipped in the
@@ -37,6 +47,11 @@ demo: env
 	$(BIN)/python tools/demo.py data/synthetic_scenes/img_dir/val/000000.png \
 		--config configs/clipseg_tiny_synthetic.py --classes mmseg_clipseg/class_names/synthetic.txt \
 		--out work_dirs/demo_overlay.png --overwrite
+
+# The web page with the tiny model shipped in the package (offline); tools/app.py --help
+# for real models.
+app: app-env
+	$(BIN)/python tools/app.py
 
 clean:
 	rm -rf $(VENV) work_dirs data/synthetic_scenes

@@ -40,6 +40,11 @@ setup(
         ]
     },
     install_requires=requirements(),
-    extras_require={'tests': ['pytest']},
+    extras_require={
+        # The web page of tools/app.py; selenium drives Chromium in its browser test.
+        'app': ['gradio>=6,<7'],
+        'tests': ['pytest', 'selenium>=4.11'],
+    },
+    entry_points={'console_scripts': ['mmseg-clipseg-app=mmseg_clipseg.apis.web_app:run']},
     license='Apache-2.0',
 )

@@ -48,6 +48,8 @@ ACTIVATION = re.compile(r'^source \S+/activate$')
 SKIPPED: List[Tuple[str, str]] = [
     (r'^make (test|demo)$', 'make test runs the whole suite, this test included; make demo '
      'evaluates 200 scenes in four modes (minutes)'),
+    (r'^make app$', 'serves the web page until it is stopped; tests/test_web_app.py drives '
+     'it in headless Chromium'),
     (r'^python3 -m venv |^\.venv/bin/pip install ', 'installs packages from the network; '
      'this test runs inside the installed environment'),
     (r'-m pytest', 'the test suite itself (-m cuda: on a GPU)'),

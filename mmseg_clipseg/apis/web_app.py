@@ -1,0 +1,299 @@
+"""A local web page that segments an image into the classes you type.
+
+    pip install -e ".[app]"
+    python tools/app.py                      # the tiny model shipped in the package, offline
+    python tools/app.py --model vitb         # CLIP ViT-B/16 (weights downloaded once)
+
+Upload an image or pick a synthetic scene, type classes as ``--classes`` of the tools takes
+them ("cat, grass, sky"; with synonyms "cat, kitty; grass; sky"; or a benchmark key such as
+voc20), choose the dense mode (clipseg or a baseline) and the background rule, and the page
+shows the overlay with its legend, each class's share of the image, and the labels as a PNG
+of class indices. It is a thin layer over :mod:`mmseg_clipseg.apis`: the model is built by
+:func:`~mmseg_clipseg.apis.init_segmentor` once per dense mode, and every image goes through
+:func:`~mmseg_clipseg.apis.segment`, which re-encodes only the text when the names change.
+
+The page is served on 127.0.0.1 only (``--host`` to change it), with Gradio's analytics and
+other calls home switched off. Gradio is imported by :func:`main`, after the arguments are
+checked.
+"""
+import argparse
+import dataclasses
+import os
+import os.path as osp
+import socket
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from PIL import Image, UnidentifiedImageError
+
+from mmseg_clipseg.apis.cli import ConfigOptionsAction, run_cli
+from mmseg_clipseg.apis.image_io import read_rgb
+from mmseg_clipseg.apis.image_tool_options import looks_like_path, parse_classes
+from mmseg_clipseg.apis.inference import check_device, init_segmentor, model_config, segment
+from mmseg_clipseg.apis.visualization import class_areas, render_overlay
+from mmseg_clipseg.class_names import ClassNames
+from mmseg_clipseg.datasets.synthetic_scenes import CLASSES, generate_scenes
+from mmseg_clipseg.models import DENSE_MODES
+from mmseg_clipseg.utils.errors import UserInputError
+
+DEFAULT_MODEL = 'tiny-synthetic'
+DEFAULT_HOST = '127.0.0.1'
+DEFAULT_PORT = 7860
+# More classes than the largest benchmark (ADE-847) is a paste gone wrong; encoding them
+# would keep the page busy for minutes.
+MAX_CLASSES = 1000
+# Larger images take minutes per dense mode on a CPU; downscale them first.
+MAX_IMAGE_PIXELS = 4096 * 4096
+BACKGROUND_CHOICES = ('none', 'text', 'threshold')
+NUM_EXAMPLES = 4
+EXAMPLE_SEED = 1
+# Pixels of the input and overlay boxes (small images are shown enlarged).
+IMAGE_HEIGHT = 320
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', '--config', dest='model', default=DEFAULT_MODEL,
+                        help='a short name (vitb, vitl, openclip-vitb, ..., tiny-synthetic) '
+                        f'or a config file (default: {DEFAULT_MODEL}, which runs offline)')
+    parser.add_argument('--device', default=None,
+                        help='cpu, cuda or cuda:N (default: cuda if available)')
+    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
+                        metavar='KEY=VALUE',
+                        help='model settings, e.g. clip.pretrained=/path/ViT-B-16.pt')
+    parser.add_argument('--host', default=DEFAULT_HOST,
+                        help=f'address to serve on (default: {DEFAULT_HOST}, this machine '
+                        'only; 0.0.0.0 shows the page to your network)')
+    parser.add_argument('--port', type=int, default=DEFAULT_PORT,
+                        help=f'port to serve on (default: {DEFAULT_PORT})')
+    return parser.parse_args(argv)
+
+
+@dataclasses.dataclass
+class PageOutputs:
+    """What one click shows: the overlay (with its legend), the classes' shares of
+    the image, the labels PNG and the status line; all but the status are None after a
+    mistake, so that no earlier result stays on the page."""
+    overlay: Optional[Image.Image] = None
+    shares: Optional[Dict[str, float]] = None
+    labels_file: Optional[str] = None
+    status: str = ''
+
+    def as_tuple(self) -> Tuple[Any, ...]:
+        return self.overlay, self.shares, self.labels_file, self.status
+
+
+class SegmentationPage:
+    """The page's logic, without the page: one segmentor per dense mode, built on first
+    use from one checked config, and :func:`mmseg_clipseg.apis.segment` per click.
+
+    Args:
+        cfg: The model config, checked (:func:`mmseg_clipseg.apis.model_config`).
+        device: Where the segmentors run.
+        work_dir: Folder for the label PNGs the page offers for download.
+    """
+
+    def __init__(self, cfg: Config, device: torch.device, work_dir: str) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.work_dir = work_dir
+        self._segmentors: Dict[str, torch.nn.Module] = {}
+
+    def segmentor(self, dense_mode: str) -> torch.nn.Module:
+        """The segmentor of ``dense_mode``, built the first time it is asked for."""
+        if dense_mode not in self._segmentors:
+            self._segmentors[dense_mode] = init_segmentor(
+                self.cfg, device=self.device, **{'backbone.dense_mode': dense_mode})
+        return self._segmentors[dense_mode]
+
+    def run(self, image_path: Optional[str], names: str, dense_mode: str, background: str,
+            progress: Any = None, image_name: Optional[str] = None) -> PageOutputs:
+        """Segment the image at ``image_path``; a user's mistake becomes the status line,
+        which names the image as ``image_name`` (the uploaded file's name) when given."""
+        try:
+            return self._segment(image_path, names, dense_mode, background, progress)
+        except UserInputError as error:
+            message = str(error)
+            if image_path and image_name:
+                message = message.replace(repr(image_path), repr(image_name))
+            return PageOutputs(status=f'**Error:** {message}')
+
+    def _segment(self, image_path: Optional[str], names: str, dense_mode: str,
+                 background: str, progress: Any) -> PageOutputs:
+        classes = check_names(names)
+        if dense_mode not in DENSE_MODES:
+            raise UserInputError(f'Unknown dense mode {dense_mode!r}; choose one of '
+                                 f'{", ".join(DENSE_MODES)}.')
+        if background not in BACKGROUND_CHOICES:
+            raise UserInputError(f'Unknown background {background!r}; choose one of '
+                                 f'{", ".join(BACKGROUND_CHOICES)}.')
+        if not image_path:
+            raise UserInputError('No image yet: upload one or pick an example.')
+        check_image_size(image_path)
+        image = read_rgb(image_path)
+        started = time.perf_counter()
+        if dense_mode not in self._segmentors and progress is not None:
+            progress(0.1, desc=f'Building the {dense_mode} model (once per dense mode)')
+        segmentor = self.segmentor(dense_mode)
+        if progress is not None:
+            progress(0.5, desc='Segmenting')
+        result = segment(segmentor, image, classes,
+                         background=None if background == 'none' else background)
+        overlay = render_overlay(image, result.labels, result.classes)
+        shares = {result.classes[index]: share
+                  for index, share in class_areas(result.labels, len(result.classes))}
+        height, width = result.labels.shape
+        return PageOutputs(
+            overlay=overlay, shares=shares,
+            labels_file=self._save_labels(result.labels, len(result.classes)),
+            status=f'{width}x{height} image, {len(result.classes)} classes, {dense_mode}, '
+            f'background {background}: {time.perf_counter() - started:.1f} s. The PNG holds '
+            f'each pixel\'s class index (0 = {result.classes[0]}).')
+
+    def _save_labels(self, labels: np.ndarray, num_classes: int) -> str:
+        """The labels (H, W) as a PNG of class indices, 8-bit up to 256 classes, else
+        16-bit; each in a folder of its own so that its name can stay ``labels.png``."""
+        dtype = 'uint8' if num_classes <= 256 else 'uint16'
+        path = osp.join(tempfile.mkdtemp(dir=self.work_dir), 'labels.png')
+        Image.fromarray(labels.astype(dtype)).save(path)
+        return path
+
+
+def check_names(text: str) -> ClassNames:
+    """The classes typed in the page, read by the tools' ``--classes`` parser. Names files
+    are not read from the page (it may be served to others), benchmark keys are."""
+    text = (text or '').strip()
+    if not text:
+        raise UserInputError('No class names: type two or more, e.g. "cat, grass, sky" (with '
+                             'synonyms: "cat, kitty; grass; sky").')
+    if looks_like_path(text) or osp.exists(osp.expanduser(text)):
+        raise UserInputError(f'{text!r} looks like a file; the page does not read files: type '
+                             'the names, e.g. "cat, grass, sky", or a benchmark key (voc20).')
+    classes = parse_classes(text, option='Classes')
+    if len(classes) > MAX_CLASSES:
+        raise UserInputError(f'{len(classes)} classes were given; the page takes at most '
+                             f'{MAX_CLASSES}. Use tools/infer.py for larger vocabularies.')
+    return classes
+
+
+def check_image_size(path: str) -> None:
+    """Refuse an image of more than :data:`MAX_IMAGE_PIXELS` from its header, before it is
+    decoded; files Pillow cannot open are left to ``read_rgb``, which says why."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as error:  # Pillow's own limit, far above ours
+        raise UserInputError(f'The image is too large to decode safely ({error}); the page '
+                             f'takes up to {MAX_IMAGE_PIXELS // 10**6} megapixels.') from error
+    except (UnidentifiedImageError, OSError):
+        return
+    if width * height > MAX_IMAGE_PIXELS:
+        raise UserInputError(f'The image is {width}x{height} pixels; the page takes up to '
+                             f'{MAX_IMAGE_PIXELS // 10**6} megapixels. Downscale it, or use '
+                          'tools/infer.py.')
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse a port out of range, or one that is taken, before the model is built (a
+    second copy of the page, say, would otherwise end in a server traceback)."""
+    if not 1 <= port <= 65535:
+        raise UserInputError(f'--port {port} is not a port; give 1..65535.')
+    try:
+        with socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as error:
+        raise UserInputError(f'Cannot serve on {host}:{port} ({error.strerror}); give '
+                             'another --port, or a --host of this machine.') from error
+
+
+def write_examples(folder: str) -> List[str]:
+    """Synthetic scenes (the tiny model's world) as PNG files in ``folder``."""
+    paths = []
+    for index, scene in enumerate(generate_scenes(NUM_EXAMPLES, seed=EXAMPLE_SEED)):
+        paths.append(osp.join(folder, f'scene_{index}.png'))
+        Image.fromarray(scene.image).save(paths[-1])
+    return paths
+
+
+def build_page(page: SegmentationPage, examples: List[str], default_names: str,
+               default_mode: str) -> Any:
+    """The Gradio page: input and settings on the left, results on the right."""
+    import gradio as gr
+
+    def on_click(image: Optional[Dict[str, Any]], names: str, dense_mode: str,
+                 background: str, progress: Any = gr.Progress()) -> Tuple[Any, ...]:
+        # Without preprocessing the image arrives as Gradio's file record (its path is
+        # checked to be an upload), so that the package's decoder reads it and an
+        # unreadable file gets its message instead of a Gradio error.
+        image = image if isinstance(image, dict) else {}
+        return page.run(image.get('path'), names, dense_mode, background, progress,
+                        image_name=image.get('orig_name')).as_tuple()
+
+    with gr.Blocks(title='mmseg-clipseg', analytics_enabled=False) as blocks:
+        gr.Markdown('## Open-vocabulary segmentation with CLIP (CRA + DSI)')
+        with gr.Row():
+            with gr.Column():
+                image = gr.Image(type='filepath', sources=['upload'], label='Image',
+                                 height=IMAGE_HEIGHT, elem_id='image')
+                names = gr.Textbox(value=default_names, label='Classes', lines=2,
+                                   elem_id='names',
+                                   info='comma-separated ("cat, grass, sky"); with synonyms '
+                                   '"cat, kitty; grass; sky"; or a benchmark key (voc20)')
+                with gr.Row():
+                    dense_mode = gr.Dropdown(list(DENSE_MODES), value=default_mode,
+                                             label='Dense mode', elem_id='dense-mode')
+                    background = gr.Radio(list(BACKGROUND_CHOICES), value='none',
+                                          label='Background (class 0)', elem_id='background')
+                button = gr.Button('Segment', variant='primary', elem_id='segment')
+                gr.Examples([[path] for path in examples], [image], label='Synthetic scenes')
+            with gr.Column():
+                overlay = gr.Image(type='pil', format='png', label='Overlay',
+                                   height=IMAGE_HEIGHT, interactive=False, elem_id='overlay')
+                shares = gr.Label(label='Share of the image', show_heading=False,
+                                  elem_id='shares')
+                labels_file = gr.File(label='Labels (PNG of class indices)',
+                                      interactive=False, elem_id='labels')
+                status = gr.Markdown(elem_id='status')
+        button.click(on_click, [image, names, dense_mode, background],
+                     [overlay, shares, labels_file, status], preprocess=False,
+                     concurrency_limit=1)  # segment() sets the shared segmentor's vocabulary
+    return blocks
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    check_address(args.host, args.port)
+    # Before Gradio is imported: it reads the setting at import and in its helpers.
+    os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'
+    device = check_device(args.device, '--device')
+    cfg = model_config(args.model, args.cfg_options)
+    try:
+        import gradio  # noqa: F401
+    except ImportError as error:
+        raise UserInputError('The web page needs Gradio: pip install -e ".[app]"') from error
+    default_mode = cfg.model.backbone.get('dense_mode', 'clipseg')
+    with tempfile.TemporaryDirectory(prefix='mmseg_clipseg_app_') as work_dir:
+        page = SegmentationPage(cfg, device, work_dir)
+        print(f'Building the {default_mode} model ...', flush=True)
+        page.segmentor(default_mode)
+        examples = write_examples(work_dir)
+        blocks = build_page(page, examples, ', '.join(CLASSES), default_mode)
+        blocks.queue(default_concurrency_limit=1).launch(
+            server_name=args.host, server_port=args.port, inbrowser=False, share=False,
+            footer_links=[], run_history=False, enable_monitoring=False, ssr_mode=False,
+            mcp_server=False, allowed_paths=[work_dir], max_file_size='64mb')
+
+
+def run() -> int:
+    """The console entry point ``mmseg-clipseg-app``."""
+    return run_cli(main)
+
+
+if __name__ == '__main__':
+    sys.exit(run())
