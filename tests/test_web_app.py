@@ -183,6 +183,13 @@ def _attribute(driver, selector: str, name: str):
     return elements[0].get_attribute(name) if elements else None
 
 
+def _inner_html(driver, selector: str) -> str:
+    """The HTML inside what ``selector`` finds, for a failure's message."""
+    from selenium.webdriver.common.by import By
+    return '\n'.join(element.get_attribute('innerHTML')
+                     for element in driver.find_elements(By.CSS_SELECTOR, selector))
+
+
 def _fetch_image(url: str) -> np.ndarray:
     with urllib.request.urlopen(url, timeout=30) as response:
         return np.asarray(Image.open(io.BytesIO(response.read())))
@@ -213,6 +220,21 @@ def test_page_shows_segment_labels(driver, app, scene_path, tmp_path):
     present = [expected.classes[index] for index in np.unique(expected.labels)]
     _wait(driver, lambda d: all(name in d.find_element(By.CSS_SELECTOR, '#shares').text
                                 for name in present), f'the shares do not list {present}')
+
+    # One compared mode: its overlay appears beside the main one, captioned, segment()'s.
+    next(label for label in driver.find_elements(By.CSS_SELECTOR, '#compare label')
+         if label.text.strip() == 'naclip').click()
+    driver.find_element(By.CSS_SELECTOR, '#segment').click()
+    _wait(driver, lambda d: 'compared with naclip' in (_final_status(d) or ''),
+          'no comparison result')
+    compared_src = _wait(driver, lambda d: _attribute(d, '#comparison img', 'src'),
+                         f'no compared overlay:\n{_inner_html(driver, "#comparison")}')
+    assert 'naclip' in driver.find_element(By.CSS_SELECTOR, '#comparison').text, \
+        _inner_html(driver, '#comparison')
+    expected = _segment_with('naclip', scene_path, None)
+    np.testing.assert_array_equal(
+        _fetch_image(compared_src),
+        np.asarray(render_overlay(image, expected.labels, expected.classes)))
 
     driver.save_screenshot(str(tmp_path / 'app.png'))
     readme_copy = os.environ.get('MMSEG_CLIPSEG_APP_SCREENSHOT')
@@ -306,18 +328,57 @@ def test_arguments_checked_before_gradio(monkeypatch, capsys):
             web_app.main(['--port', str(port)])
 
 
+def _segment_with(mode: str, image_path: str, background: Optional[str] = 'text'):
+    """segment()'s result for :data:`NAMES` with a segmentor built for ``mode``."""
+    segmentor = init_segmentor('tiny-synthetic', device='cpu', **{'backbone.dense_mode': mode})
+    return segment(segmentor, image_path, NAMES, background=background)
+
+
 def test_page_logic_equals_segment(scene_path, tmp_path):
     page = web_app.SegmentationPage(model_config('tiny-synthetic'), 'cpu', str(tmp_path))
     for mode in ('maskclip', 'clipseg', 'maskclip'):
         shown = page.run(scene_path, NAMES, mode, 'text')
-        expected = segment(page.segmentor(mode), scene_path, NAMES, background='text')
+        expected = _segment_with(mode, scene_path)
         np.testing.assert_array_equal(np.asarray(Image.open(shown.labels_file)),
                                       expected.labels)
-        assert shown.status.startswith(f'64x64 image, 7 classes, {mode}, background text'), \
+        assert shown.status.startswith(f'64x64 image, 7 classes, {mode}, background text:'), \
             shown.status
+        assert shown.comparison == []
         # The overlay's colours (render_overlay's, as tools/demo.py) are the segmentor's.
-        assert page.segmentor(mode).dataset_meta['palette'] == palette_for(expected.classes)
-    assert sorted(page._segmentors) == ['clipseg', 'maskclip']  # each mode built once
+        assert page.segmentor().dataset_meta['palette'] == palette_for(expected.classes)
+
+
+def test_page_logic_compares_modes_with_one_segmentor(scene_path, tmp_path):
+    page = web_app.SegmentationPage(model_config('tiny-synthetic'), 'cpu', str(tmp_path))
+    segmentor = page.segmentor()
+    progress = []
+    # Out of order, repeated and the main mode itself: each other mode once, in page order.
+    shown = page.run(scene_path, NAMES, 'clipseg', 'text', compare=(
+        'naclip', 'maskclip', 'clipseg', 'naclip'),
+        progress=lambda share, desc: progress.append(desc))
+    assert progress == ['Segmenting with clipseg', 'Segmenting with maskclip',
+                        'Segmenting with naclip']
+    assert 'background text (compared with maskclip, naclip):' in shown.status, shown.status
+    np.testing.assert_array_equal(np.asarray(Image.open(shown.labels_file)),
+                                  _segment_with('clipseg', scene_path).labels)
+    image = read_rgb(scene_path)
+    assert [caption for _, caption in shown.comparison] == ['maskclip', 'naclip']
+    for overlay, mode in shown.comparison:
+        expected = _segment_with(mode, scene_path)
+        np.testing.assert_array_equal(
+            np.asarray(overlay), np.asarray(render_overlay(image, expected.labels,
+                                                           expected.classes)))
+    # One segmentor, its config's mode restored, also after a mistake in a compared mode.
+    assert page.segmentor() is segmentor and segmentor.backbone.dense_mode == 'clipseg'
+    shown = page.run(scene_path, NAMES, 'maskclip', 'none', compare=['segformer'])
+    assert 'Unknown dense mode' in shown.status and shown.comparison is None, shown.status
+    with pytest.raises(web_app.UserInputError, match='dense_mode must be one of'):
+        with page.dense_mode('segformer'):
+            pass
+    with pytest.raises(RuntimeError):
+        with page.dense_mode('sclip'):
+            raise RuntimeError('a failure inside segment()')
+    assert segmentor.backbone.dense_mode == 'clipseg'
 
 
 @pytest.mark.parametrize('names, dense_mode, message', [
@@ -330,7 +391,7 @@ def test_page_logic_mistakes(scene_path, tmp_path, names, dense_mode, message):
     page = web_app.SegmentationPage(model_config('tiny-synthetic'), 'cpu', str(tmp_path))
     shown = page.run(scene_path, names, dense_mode, 'none')
     assert shown.status.startswith('**Error:**') and message in shown.status, shown.status
-    assert shown.as_tuple()[:3] == (None, None, None)
+    assert shown.as_tuple()[:4] == (None, None, None, None)
 
 
 def _png_header_only(path, width: int, height: int) -> str:

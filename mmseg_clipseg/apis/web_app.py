@@ -6,17 +6,21 @@
 
 Upload an image or pick a synthetic scene, type classes as ``--classes`` of the tools takes
 them ("cat, grass, sky"; with synonyms "cat, kitty; grass; sky"; or a benchmark key such as
-voc20), choose the dense mode (clipseg or a baseline) and the background rule, and the page
-shows the overlay with its legend, each class's share of the image, and the labels as a PNG
-of class indices. It is a thin layer over :mod:`mmseg_clipseg.apis`: the model is built by
-:func:`~mmseg_clipseg.apis.init_segmentor` once per dense mode, and every image goes through
-:func:`~mmseg_clipseg.apis.segment`, which re-encodes only the text when the names change.
+voc20), choose the dense mode (clipseg or a baseline), other dense modes to compare with
+side by side, and the background rule, and the page shows the overlay with its legend, each
+class's share of the image, the labels as a PNG of class indices, and one overlay per compared
+mode. It is a thin layer over :mod:`mmseg_clipseg.apis`: the model is built once by
+:func:`~mmseg_clipseg.apis.init_segmentor` (the dense modes differ only in the final block's
+forward, so its backbone's ``dense_mode`` is switched per click instead of holding one CLIP per
+mode), and every image goes through :func:`~mmseg_clipseg.apis.segment`, which re-encodes only
+the text when the names change.
 
 The page is served on 127.0.0.1 only (``--host`` to change it), with Gradio's analytics and
 other calls home switched off. Gradio is imported by :func:`main`, after the arguments are
 checked.
 """
 import argparse
+import contextlib
 import dataclasses
 import os
 import os.path as osp
@@ -24,7 +28,7 @@ import socket
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -39,6 +43,7 @@ from mmseg_clipseg.apis.visualization import class_areas, render_overlay
 from mmseg_clipseg.class_names import ClassNames
 from mmseg_clipseg.datasets.synthetic_scenes import CLASSES, generate_scenes
 from mmseg_clipseg.models import DENSE_MODES
+from mmseg_clipseg.models.settings import check_choice
 from mmseg_clipseg.utils.errors import UserInputError
 
 DEFAULT_MODEL = 'tiny-synthetic'
@@ -78,20 +83,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 @dataclasses.dataclass
 class PageOutputs:
     """What one click shows: the overlay (with its legend), the classes' shares of
-    the image, the labels PNG and the status line; all but the status are None after a
-    mistake, so that no earlier result stays on the page."""
+    the image, the labels PNG, the compared modes' overlays (each with its mode as caption)
+    and the status line; all but the status are None after a mistake, so that no earlier
+    result stays on the page."""
     overlay: Optional[Image.Image] = None
     shares: Optional[Dict[str, float]] = None
     labels_file: Optional[str] = None
+    comparison: Optional[List[Tuple[Image.Image, str]]] = None
     status: str = ''
 
     def as_tuple(self) -> Tuple[Any, ...]:
-        return self.overlay, self.shares, self.labels_file, self.status
+        return self.overlay, self.shares, self.labels_file, self.comparison, self.status
 
 
 class SegmentationPage:
-    """The page's logic, without the page: one segmentor per dense mode, built on first
-    use from one checked config, and :func:`mmseg_clipseg.apis.segment` per click.
+    """The page's logic, without the page: one segmentor, built on first use from one
+    checked config, whose backbone's ``dense_mode`` is set for each segmentation, and
+    :func:`mmseg_clipseg.apis.segment` per dense mode shown.
 
     Args:
         cfg: The model config, checked (:func:`mmseg_clipseg.apis.model_config`).
@@ -103,21 +111,38 @@ class SegmentationPage:
         self.cfg = cfg
         self.device = device
         self.work_dir = work_dir
-        self._segmentors: Dict[str, torch.nn.Module] = {}
+        self._segmentor: Optional[torch.nn.Module] = None
 
-    def segmentor(self, dense_mode: str) -> torch.nn.Module:
-        """The segmentor of ``dense_mode``, built the first time it is asked for."""
-        if dense_mode not in self._segmentors:
-            self._segmentors[dense_mode] = init_segmentor(
-                self.cfg, device=self.device, **{'backbone.dense_mode': dense_mode})
-        return self._segmentors[dense_mode]
+    def segmentor(self) -> torch.nn.Module:
+        """The segmentor, built the first time it is asked for."""
+        if self._segmentor is None:
+            self._segmentor = init_segmentor(self.cfg, device=self.device)
+        return self._segmentor
+
+    @contextlib.contextmanager
+    def dense_mode(self, dense_mode: str) -> Iterator[torch.nn.Module]:
+        """The segmentor with its backbone's final block set to ``dense_mode``, the
+        config's mode again on exit. Every mode reads its settings (CRA, DSI, ...) when
+        the backbone runs, and all are checked when it is built, so this equals a
+        segmentor built with ``backbone.dense_mode=dense_mode``; the page segments one
+        click at a time (``concurrency_limit=1``), so no other click sees the switch."""
+        backbone = self.segmentor().backbone
+        built_mode = backbone.dense_mode
+        backbone.dense_mode = check_choice('dense_mode', dense_mode, DENSE_MODES)
+        try:
+            yield self.segmentor()
+        finally:
+            backbone.dense_mode = built_mode
 
     def run(self, image_path: Optional[str], names: str, dense_mode: str, background: str,
-            progress: Any = None, image_name: Optional[str] = None) -> PageOutputs:
-        """Segment the image at ``image_path``; a user's mistake becomes the status line,
-        which names the image as ``image_name`` (the uploaded file's name) when given."""
+            progress: Any = None, image_name: Optional[str] = None,
+            compare: Sequence[str] = ()) -> PageOutputs:
+        """Segment the image at ``image_path`` with ``dense_mode``, and with each mode of
+        ``compare`` for the comparison; a user's mistake becomes the status line, which
+        names the image as ``image_name`` (the uploaded file's name) when given."""
         try:
-            return self._segment(image_path, names, dense_mode, background, progress)
+            return self._segment(image_path, names, dense_mode, background, progress,
+                                 compare)
         except UserInputError as error:
             message = str(error)
             if image_path and image_name:
@@ -125,11 +150,13 @@ class SegmentationPage:
             return PageOutputs(status=f'**Error:** {message}')
 
     def _segment(self, image_path: Optional[str], names: str, dense_mode: str,
-                 background: str, progress: Any) -> PageOutputs:
+                 background: str, progress: Any, compare: Sequence[str]) -> PageOutputs:
         classes = check_names(names)
-        if dense_mode not in DENSE_MODES:
-            raise UserInputError(f'Unknown dense mode {dense_mode!r}; choose one of '
-                                 f'{", ".join(DENSE_MODES)}.')
+        for mode in (dense_mode, *compare):
+            if mode not in DENSE_MODES:
+                raise UserInputError(f'Unknown dense mode {mode!r}; choose one of '
+                                     f'{", ".join(DENSE_MODES)}.')
+        compare = compared_modes(dense_mode, compare)
         if background not in BACKGROUND_CHOICES:
             raise UserInputError(f'Unknown background {background!r}; choose one of '
                                  f'{", ".join(BACKGROUND_CHOICES)}.')
@@ -138,23 +165,29 @@ class SegmentationPage:
         check_image_size(image_path)
         image = read_rgb(image_path)
         started = time.perf_counter()
-        if dense_mode not in self._segmentors and progress is not None:
-            progress(0.1, desc=f'Building the {dense_mode} model (once per dense mode)')
-        segmentor = self.segmentor(dense_mode)
-        if progress is not None:
-            progress(0.5, desc='Segmenting')
-        result = segment(segmentor, image, classes,
-                         background=None if background == 'none' else background)
-        overlay = render_overlay(image, result.labels, result.classes)
+        if self._segmentor is None and progress is not None:
+            progress(0, desc='Building the model (once)')
+        modes = (dense_mode, *compare)
+        results = []
+        for step, mode in enumerate(modes):
+            if progress is not None:
+                progress(step / len(modes), desc=f'Segmenting with {mode}')
+            with self.dense_mode(mode) as segmentor:
+                results.append(segment(segmentor, image, classes,
+                                       background=None if background == 'none' else background))
+        result = results[0]
         shares = {result.classes[index]: share
                   for index, share in class_areas(result.labels, len(result.classes))}
         height, width = result.labels.shape
+        compared = f' (compared with {", ".join(compare)})' if compare else ''
         return PageOutputs(
-            overlay=overlay, shares=shares,
+            overlay=render_overlay(image, result.labels, result.classes), shares=shares,
             labels_file=self._save_labels(result.labels, len(result.classes)),
+            comparison=[(render_overlay(image, other.labels, other.classes), mode)
+                        for mode, other in zip(compare, results[1:])],
             status=f'{width}x{height} image, {len(result.classes)} classes, {dense_mode}, '
-            f'background {background}: {time.perf_counter() - started:.1f} s. The PNG holds '
-            f'each pixel\'s class index (0 = {result.classes[0]}).')
+            f'background {background}{compared}: {time.perf_counter() - started:.1f} s. The '
+            f'PNG holds each pixel\'s {dense_mode} class index (0 = {result.classes[0]}).')
 
     def _save_labels(self, labels: np.ndarray, num_classes: int) -> str:
         """The labels (H, W) as a PNG of class indices, 8-bit up to 256 classes, else
@@ -163,6 +196,12 @@ class SegmentationPage:
         path = osp.join(tempfile.mkdtemp(dir=self.work_dir), 'labels.png')
         Image.fromarray(labels.astype(dtype)).save(path)
         return path
+
+
+def compared_modes(dense_mode: str, compare: Sequence[str]) -> List[str]:
+    """The modes of ``compare`` other than ``dense_mode``, once each, in
+    :data:`DENSE_MODES` order (the order of the page's boxes)."""
+    return [mode for mode in DENSE_MODES if mode in compare and mode != dense_mode]
 
 
 def check_names(text: str) -> ClassNames:
@@ -227,13 +266,21 @@ def build_page(page: SegmentationPage, examples: List[str], default_names: str,
     import gradio as gr
 
     def on_click(image: Optional[Dict[str, Any]], names: str, dense_mode: str,
-                 background: str, progress: Any = gr.Progress()) -> Tuple[Any, ...]:
+                 background: str, compare: Optional[List[str]],
+                 progress: Any = gr.Progress()) -> Tuple[Any, ...]:
         # Without preprocessing the image arrives as Gradio's file record (its path is
         # checked to be an upload), so that the package's decoder reads it and an
         # unreadable file gets its message instead of a Gradio error.
         image = image if isinstance(image, dict) else {}
-        return page.run(image.get('path'), names, dense_mode, background, progress,
-                        image_name=image.get('orig_name')).as_tuple()
+        shown = page.run(image.get('path'), names, dense_mode, background, progress,
+                         image_name=image.get('orig_name'), compare=compare or ())
+        overlay, shares, labels_file, comparison, status = shown.as_tuple()
+        return (overlay, shares, labels_file,
+                gr.Gallery(comparison, visible=bool(comparison)), status)
+
+    def other_modes(dense_mode: str, compare: List[str]) -> Any:
+        return gr.CheckboxGroup(choices=[mode for mode in DENSE_MODES if mode != dense_mode],
+                                value=compared_modes(dense_mode, compare))
 
     with gr.Blocks(title='mmseg-clipseg', analytics_enabled=False) as blocks:
         gr.Markdown('## Open-vocabulary segmentation with CLIP (CRA + DSI)')
@@ -250,18 +297,29 @@ def build_page(page: SegmentationPage, examples: List[str], default_names: str,
                                              label='Dense mode', elem_id='dense-mode')
                     background = gr.Radio(list(BACKGROUND_CHOICES), value='none',
                                           label='Background (class 0)', elem_id='background')
+                compare = gr.CheckboxGroup(
+                    [mode for mode in DENSE_MODES if mode != default_mode], value=[],
+                    label='Compare with', elem_id='compare',
+                    info='other dense modes, each shown below the main overlay')
                 button = gr.Button('Segment', variant='primary', elem_id='segment')
                 gr.Examples([[path] for path in examples], [image], label='Synthetic scenes')
             with gr.Column():
                 overlay = gr.Image(type='pil', format='png', label='Overlay',
                                    height=IMAGE_HEIGHT, interactive=False, elem_id='overlay')
+                # Lossless PNGs, a fixed grid (one image would otherwise fill the width).
+                comparison = gr.Gallery(format='png', label='Compared dense modes', columns=3,
+                                        fit_columns=False, allow_preview=False,
+                                        object_fit='contain', height=IMAGE_HEIGHT,
+                                        interactive=False, visible=False,
+                                        elem_id='comparison')
                 shares = gr.Label(label='Share of the image', show_heading=False,
                                   elem_id='shares')
                 labels_file = gr.File(label='Labels (PNG of class indices)',
                                       interactive=False, elem_id='labels')
                 status = gr.Markdown(elem_id='status')
-        button.click(on_click, [image, names, dense_mode, background],
-                     [overlay, shares, labels_file, status], preprocess=False,
+        dense_mode.change(other_modes, [dense_mode, compare], compare)
+        button.click(on_click, [image, names, dense_mode, background, compare],
+                     [overlay, shares, labels_file, comparison, status], preprocess=False,
                      concurrency_limit=1)  # segment() sets the shared segmentor's vocabulary
     return blocks
 
@@ -280,8 +338,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     default_mode = cfg.model.backbone.get('dense_mode', 'clipseg')
     with tempfile.TemporaryDirectory(prefix='mmseg_clipseg_app_') as work_dir:
         page = SegmentationPage(cfg, device, work_dir)
-        print(f'Building the {default_mode} model ...', flush=True)
-        page.segmentor(default_mode)
+        print(f'Building the model ({default_mode}) ...', flush=True)
+        page.segmentor()
         examples = write_examples(work_dir)
         blocks = build_page(page, examples, ', '.join(CLASSES), default_mode)
         blocks.queue(default_concurrency_limit=1).launch(
