@@ -13,7 +13,8 @@
 - :mod:`.dist_launch`: the launcher behind ``tools/dist_test.sh`` and its workers' checks.
 - :mod:`.benchmarking`, :mod:`.results_table`: measuring speed and memory
   (``tools/benchmark.py``); results as the paper's table (``tools/results_table.py``).
-- :mod:`.web_app`: the web page of ``tools/app.py`` (Gradio, the ``app`` extra).
+- :mod:`.web_app`, :mod:`.web_page`: the web page of ``tools/app.py`` (its logic; its Gradio
+  layout, the ``app`` extra).
 """
 from .inference import (MODEL_CONFIGS, Segmentation, available_models, check_device,
                         config_root, init_segmentor, model_config, option_paths, segment)
