@@ -231,8 +231,8 @@ class TextEmbedder(nn.Module):
         """
         names: List[str] = [name for synonyms in classes for name in synonyms]
         class_index = torch.tensor(
-            [index for index, synonyms in enumerate(classes) for _ in synonyms])
-        class_index = class_index.to(self.device)
+            [index for index, synonyms in enumerate(classes) for _ in synonyms],
+            device=self.device)
         shared = _shared_by_ranks()
         key, cached = None, None
         if cache_identity is not None:

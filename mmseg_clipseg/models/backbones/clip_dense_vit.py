@@ -1,6 +1,7 @@
 """A frozen CLIP ViT that outputs text-aligned patch embeddings (METHOD.md)."""
 import contextlib
 import numbers
+from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -46,7 +47,7 @@ def _check_cra_layers(layers: Any, num_layers: int) -> List[int]:
     if any(isinstance(layer, bool) or not isinstance(layer, numbers.Integral)
            or not 1 <= layer <= num_layers - 1 for layer in layers):
         raise UserInputError(hint)
-    repeated = sorted({int(layer) for layer in layers if list(layers).count(layer) > 1})
+    repeated = sorted(int(layer) for layer, count in Counter(layers).items() if count > 1)
     if repeated:
         # A repeated layer would weigh twice in the mean similarity: not a set of layers.
         raise UserInputError(f'cra.layers lists block(s) {repeated} more than once; each '

@@ -99,6 +99,9 @@ class TrainingFreeSegmentor(EncoderDecoder):
         self.keep_seg_logits = test_cfg['keep_seg_logits']
         self.pamr = test_cfg['pamr']
         self._palette: Optional[List[List[int]]] = None
+        # How the backbone's patch-grid maps become pixel maps: fixed once built.
+        self.grid_to_pixels = GridToPixels(tuple(self.backbone.patch_size),
+                                           self.partial_patches, self.align_corners)
         # Nothing here trains: without gradients no call builds an autograd graph, and a
         # distributed run needs no gradient buckets (configs/_base_/default_runtime.py wraps
         # the model in TestOnlyModelWrapper instead of DDP).
@@ -163,12 +166,6 @@ class TrainingFreeSegmentor(EncoderDecoder):
         scores = self.decode_head(self.extract_feat(inputs))
         size = tuple(inputs.shape[-2:])
         return self.grid_to_pixels.fit_to_window(scores, size, size)
-
-    @property
-    def grid_to_pixels(self) -> GridToPixels:
-        """How the backbone's patch-grid maps become pixel maps."""
-        return GridToPixels(tuple(self.backbone.patch_size), self.partial_patches,
-                            self.align_corners)
 
     def _boxes(self, height: int, width: int) -> List[Box]:
         """The windows of an image of ``height`` x ``width`` pixels."""
