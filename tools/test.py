@@ -29,7 +29,6 @@ import logging
 import os
 import os.path as osp
 import sys
-import uuid
 import warnings
 from typing import List, Mapping, Optional, Tuple
 
@@ -143,11 +142,6 @@ def prepare(args: argparse.Namespace) -> Tuple[Config, int, bool]:
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    # mmengine names its logger and visualizer instances after the experiment (by default
-    # config name and second): two runs started within one second in one process (tests, a
-    # notebook) would share a logger whose console stream the first one may have closed.
-    cfg.setdefault('experiment_name', f'{osp.splitext(osp.basename(args.config))[0]}_'
-                                      f'{uuid.uuid4().hex[:8]}')
     check_loader_settings(cfg)
     check_test_cfg(cfg.get('model', {}).get('test_cfg'))  # windows and batching
     keep_labels_only(cfg)

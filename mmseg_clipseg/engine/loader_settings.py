@@ -6,6 +6,8 @@ different file on every machine; it states upper bounds and wishes instead, and
 :func:`check_loader_settings` checks the settings as written, before any worker starts.
 """
 import os
+import os.path as osp
+import uuid
 from typing import Any, Dict, Mapping, Optional
 
 import torch
@@ -95,7 +97,18 @@ def fit_loader_to_machine(loader: Mapping[str, Any], cuda: Optional[bool] = None
 class FittedLoaderRunner(Runner):
     """mmengine's Runner whose data loaders are fitted to the machine when they are built
     (:func:`fit_loader_to_machine`); the config, and the copy the runner dumps, stay as
-    written."""
+    written. Each runner gets an experiment name of its own (see :meth:`from_cfg`)."""
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> 'FittedLoaderRunner':
+        # mmengine names its logger and visualizer instances after the experiment (by
+        # default the config's name and the second): runners built within one second in
+        # one process (tests, a notebook, ablations) would share a logger whose console
+        # stream an earlier run may have closed.
+        if not cfg.get('experiment_name'):
+            stem = osp.splitext(osp.basename(cfg.filename or 'run'))[0]
+            cfg.experiment_name = f'{stem}_{uuid.uuid4().hex[:8]}'
+        return super().from_cfg(cfg)
 
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):

@@ -29,9 +29,6 @@ def quiet_runner(cfg: Config, work_dir: Optional[str] = None, prefix: str = 'eva
     cfg.work_dir = work_dir or tempfile.mkdtemp(prefix=prefix)
     cfg.log_level = 'WARNING'
     cfg.default_hooks.pop('visualization', None)
-    # Named after its own folder: runners built in one second in one process would
-    # otherwise share mmengine's logger and visualizer instances (named by the second).
-    cfg.experiment_name = cfg.work_dir
     return FittedLoaderRunner.from_cfg(cfg)
 
 
