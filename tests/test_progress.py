@@ -1,6 +1,7 @@
 """Progress of long steps: readable lines in a log, a rewritten line on a terminal, an ETA,
 and the tools that report it."""
 import io
+import json
 import runpy
 from pathlib import Path
 
@@ -91,6 +92,9 @@ class FakeRunner:
     def get_log_after_iter(self, runner, batch_idx: int, mode: str):
         return {}, f'{mode} {batch_idx + 1}'
 
+    def get_log_after_epoch(self, runner, batch_idx: int, mode: str, with_non_scalar: bool):
+        return {'mIoU': 50.0}, f'{mode} done'
+
 
 def test_test_loop_logs_every_interval_seconds_or_iterations(monkeypatch):
     from mmseg_clipseg.engine import timed_logger_hook
@@ -109,6 +113,24 @@ def test_test_loop_logs_every_interval_seconds_or_iterations(monkeypatch):
         clock.now += 0.01
         hook.after_test_iter(fast, batch_idx)
     assert fast.lines == ['test 50', 'test 100']
+
+
+@pytest.mark.parametrize('main_process', [True, False])
+def test_only_the_main_process_writes_the_final_metrics_file(monkeypatch, tmp_path,
+                                                             main_process):
+    # every rank writing <timestamp>.json into one folder at once left a corrupt file
+    from mmseg_clipseg.engine import timed_logger_hook
+    monkeypatch.setattr(timed_logger_hook, 'is_main_process', lambda: main_process)
+    runner = FakeRunner()
+    runner.log_dir, runner.test_dataloader = str(tmp_path), [None] * 3
+    hook = TimedLoggerHook()
+    hook.json_log_path = 'run.json'
+    hook.after_test_epoch(runner)
+    assert runner.lines == ['test done']
+    written = tmp_path / 'run.json'
+    assert written.exists() == main_process
+    if main_process:
+        assert json.loads(written.read_text()) == {'mIoU': 50.0}
 
 
 def test_timed_logger_refuses_a_bad_interval():

@@ -1,7 +1,10 @@
 """Progress lines of an evaluation at a steady pace, whatever the speed of the machine."""
+import os.path as osp
 import time
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
+from mmengine.dist import is_main_process
+from mmengine.fileio import dump
 from mmengine.hooks import LoggerHook
 from mmseg.registry import HOOKS
 
@@ -14,6 +17,10 @@ class TimedLoggerHook(LoggerHook):
 
     An iteration count alone suits one machine only: 50 images are a second on a GPU and
     minutes on a CPU, where the run looked hung between two lines.
+
+    The final metrics file ``<log_dir>/<timestamp>.json`` is written by the main process
+    only: mmengine's hook writes it from every rank into the one shared folder, and two
+    ranks writing records of different lengths at once leave a file that is not JSON.
 
     Args:
         interval_s: Longest time between two progress lines, in seconds.
@@ -55,3 +62,10 @@ class TimedLoggerHook(LoggerHook):
         if self._due(batch_idx):
             _, line = runner.log_processor.get_log_after_iter(runner, batch_idx, 'test')
             runner.logger.info(line)
+
+    def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        tag, line = runner.log_processor.get_log_after_epoch(
+            runner, len(runner.test_dataloader), 'test', with_non_scalar=True)
+        runner.logger.info(line)
+        if is_main_process():
+            dump(self._process_tags(tag), osp.join(runner.log_dir, self.json_log_path))
