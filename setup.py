@@ -31,7 +31,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
-    packages=find_packages(include=['mmseg_clipseg', 'mmseg_clipseg.*']),
+    packages=find_packages(include=['mmseg_clipseg', 'mmseg_clipseg.*', 'mmseg_clipseg_cli']),
     package_data={
         'mmseg_clipseg': [
             'class_names/*.txt', 'class_names/*/*/*.txt', 'clip/model_configs/*.json',
@@ -45,6 +45,10 @@ setup(
         'app': ['gradio>=6,<7'],
         'tests': ['pytest', 'selenium>=4.11'],
     },
-    entry_points={'console_scripts': ['mmseg-clipseg-app=mmseg_clipseg.apis.web_app:run']},
+    entry_points={'console_scripts': [
+        'mmseg-clipseg-demo=mmseg_clipseg_cli.demo:run',
+        'mmseg-clipseg-infer=mmseg_clipseg_cli.infer:run',
+        'mmseg-clipseg-app=mmseg_clipseg_cli.app:run',
+    ]},
     license='Apache-2.0',
 )

@@ -48,12 +48,12 @@ def run_in_process(tool, args, capsys, monkeypatch, allow_inference=False):
     ``allow_inference``."""
     monkeypatch.delenv('MMSEG_CLIPSEG_DEBUG', raising=False)
     if not allow_inference:
-        import mmseg_clipseg.apis
+        from mmseg_clipseg_cli import demo_run
 
         def no_model(*args, **kwargs):
             raise AssertionError('a model was built for a mistake that is known before')
-        monkeypatch.setattr(mmseg_clipseg.apis, 'init_segmentor', no_model)
-    status = tool.run_cli(tool.main, [str(arg) for arg in args])
+        monkeypatch.setattr(demo_run, 'init_segmentor', no_model)
+    status = tool.run([str(arg) for arg in args])
     return status, capsys.readouterr()
 
 

@@ -253,7 +253,7 @@ def test_mistakes_give_one_error_line(key, tool, mistakes_root, scenes, capsys,
     monkeypatch.delenv('MMSEG_CLIPSEG_DEBUG', raising=False)
     args, phrases = MISTAKES[key]
     args = [arg.format(root=mistakes_root, images=scenes / 'scenes') for arg in args]
-    status = tool.run_cli(tool.main, args)
+    status = tool.run(args)
     captured = capsys.readouterr()
     assert_clean_error(subprocess.CompletedProcess(args, status, captured.out,
                                                    captured.err), *phrases)
@@ -271,7 +271,7 @@ def test_mistakes_leave_files_alone(tool, mistakes_root, scenes, capsys):
     for key in ('foreign_outputs', 'other_settings', 'onto_input'):
         args = [arg.format(root=mistakes_root, images=scenes / 'scenes')
                 for arg in MISTAKES[key][0]]
-        assert tool.run_cli(tool.main, args) == 1
+        assert tool.run(args) == 1
     with Image.open(mistakes_root / 'foreign' / 's0.png') as image:
         assert image.size == (4, 4)
     assert json.loads((mistakes_root / 'other_settings' / 'infer_settings.json').read_text())[

@@ -1,13 +1,12 @@
 """``--cfg-options`` values: MMEngine's config syntax (literals, ``dict(...)``, nesting) read
 without evaluating anything, mmengine's bare-word forms, and one clear line for a value that
 does not parse."""
-import argparse
 import runpy
 from pathlib import Path
 
 import pytest
 
-from mmseg_clipseg.apis.cli import ConfigOptionsAction, run_cli
+from mmseg_clipseg.apis.cli import parse_cfg_options, run_cli
 from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.apis.option_values import parse_option_value
 
@@ -64,16 +63,14 @@ def test_values_that_do_not_parse_are_one_clear_error(text, message):
 
 
 def test_the_option_names_the_item_and_the_syntax():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction)
     with pytest.raises(UserInputError) as error:
-        parser.parse_args(['--cfg-options', 'model.backbone.cra.layers=[3,4'])
+        parse_cfg_options(['model.backbone.cra.layers=[3,4'])
     message = str(error.value)
     assert message.startswith("--cfg-options model.backbone.cra.layers=[3,4: '[3,4': the '['")
     assert 'dict(steps=10, dilations=(8, 16))' in message and '\n' not in message
-    options = parser.parse_args([
-        '--cfg-options', "model.clip=dict(model_name='ViT-L-14', pretrained='openai')",
-        'model.test_cfg.pamr=dict(steps=10, dilations=(8, 16))']).cfg_options
+    options = parse_cfg_options([
+        "model.clip=dict(model_name='ViT-L-14', pretrained='openai')",
+        'model.test_cfg.pamr=dict(steps=10, dilations=(8, 16))'])
     assert options == {'model.clip': dict(model_name='ViT-L-14', pretrained='openai'),
                        'model.test_cfg.pamr': dict(steps=10, dilations=(8, 16))}
 

@@ -3,14 +3,13 @@
 Each class of fault gives one clear UserInputError (or a right answer), never a traceback from
 deep inside, never a silently wrong result.
 """
-import argparse
 import os
 
 import pytest
 import torch
 
 from mmseg_clipseg.class_names import load_class_names
-from mmseg_clipseg.apis.cli import ConfigOptionsAction, load_config, parse_option_value
+from mmseg_clipseg.apis.cli import load_config, parse_cfg_options, parse_option_value
 from mmseg_clipseg.clip import TextEmbedder, load_clip, text_cache
 from mmseg_clipseg.engine.class_names_check import compare_class_names
 from mmseg_clipseg.utils.errors import UserInputError, shown_with_more
@@ -133,9 +132,7 @@ def test_file_shaped_cache_under_the_cache_root(embedder, monkeypatch, tmp_path)
 # --- --cfg-options -----------------------------------------------------------------------
 
 def parse(*items):
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction)
-    return parser.parse_args(['--cfg-options', *items]).cfg_options
+    return parse_cfg_options(items)
 
 
 def test_option_values_keep_their_spaces():

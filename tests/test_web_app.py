@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from mmseg_clipseg.apis import init_segmentor, model_config, segment, web_app
+from mmseg_clipseg_cli import app as app_command
 from mmseg_clipseg.apis.image_io import read_rgb
 from mmseg_clipseg.apis.visualization import render_overlay
 from mmseg_clipseg.datasets.palette import palette_for
@@ -314,18 +315,18 @@ def test_page_shows_mistakes(driver, app, scene_path, tmp_path, case, message):
 def test_arguments_checked_before_gradio(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, 'gradio', None)  # importing it now fails
     with pytest.raises(SystemExit) as exit_info:
-        web_app.main(['--help'])
+        app_command.main(['--help'])
     assert exit_info.value.code == 0 and '--port' in capsys.readouterr().out
     with pytest.raises(web_app.UserInputError, match='--port 0 is not a port'):
-        web_app.main(['--port', '0'])
+        app_command.main(['--port', '0'])
     with pytest.raises(web_app.UserInputError, match='Unknown model'):
-        web_app.main(['--model', 'vitz', '--port', str(_free_port())])
+        app_command.main(['--model', 'vitz', '--port', str(_free_port())])
     with socket.socket() as taken:
         taken.bind(('127.0.0.1', 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(web_app.UserInputError, match=f'Cannot serve on 127.0.0.1:{port}'):
-            web_app.main(['--port', str(port)])
+            app_command.main(['--port', str(port)])
 
 
 def _segment_with(mode: str, image_path: str, background: Optional[str] = 'text'):

@@ -1,6 +1,5 @@
 """Helpers shared by the command-line tools: config loading, option parsing and checks that
 turn a user's mistake into one clear line instead of a traceback or a silently wrong run."""
-import argparse
 import difflib
 import inspect
 import os
@@ -14,33 +13,19 @@ from ..utils.errors import MissingFileError, UserInputError
 from .option_values import SYNTAX_HINT, parse_option_value
 
 
-class ConfigOptionsAction(argparse.Action):
-    """``--cfg-options KEY=VALUE ...`` into a dict, values in the config files' syntax.
+def parse_cfg_options(pairs: Optional[Sequence[str]],
+                      option: str = '--cfg-options') -> Dict[str, Any]:
+    """``--cfg-options KEY=VALUE ...`` strings into a dict, values in the config files' syntax.
 
-    A value is read by :func:`~mmseg_clipseg.apis.option_values.parse_option_value`: Python
-    literals and ``dict(key=value)`` as in a config (``"model.clip=dict(model_name='ViT-L-14',
+    The tools' argument parsers keep the strings (they stay free of this package, so that
+    ``--help`` answers without importing torch); this reads them afterwards. A value is read
+    by :func:`~mmseg_clipseg.apis.option_values.parse_option_value`: Python literals and
+    ``dict(key=value)`` as in a config (``"model.clip=dict(model_name='ViT-L-14',
     pretrained='openai')"``, ``(448, 448)``, ``None``), otherwise as mmengine's ``DictAction``
     reads it (``a,b`` is a list, ``true`` a bool, other text a string) but with the spaces
     inside values kept (``DictAction`` would turn ``['a photo of {}.']`` into
-    ``aphotoof{}.``). A value that does not parse is one :class:`UserInputError` line.
+    ``aphotoof{}.``). A pair or value that does not parse is one :class:`UserInputError` line.
     """
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Sequence[str], option_string: Optional[str] = None) -> None:
-        for item in values:
-            key, separator, _ = item.partition('=')
-            if not separator or not key:
-                parser.error(f'{option_string} takes KEY=VALUE pairs; got {item!r}')
-        options = dict(getattr(namespace, self.dest, None) or {})
-        options.update(parse_cfg_options(values, option_string))
-        setattr(namespace, self.dest, options)
-
-
-def parse_cfg_options(pairs: Optional[Sequence[str]],
-                      option: str = '--cfg-options') -> Dict[str, Any]:
-    """``KEY=VALUE`` strings into a dict, values read as :class:`ConfigOptionsAction` reads
-    them. For tools whose argument parser stays free of this package, so that ``--help``
-    answers without importing torch."""
     options: Dict[str, Any] = {}
     for item in pairs or ():
         key, separator, text = item.partition('=')

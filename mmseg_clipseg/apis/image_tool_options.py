@@ -1,5 +1,5 @@
-"""Command-line options of the tools that segment images with the user's classes
-(tools/infer.py, tools/demo.py): the class names, the model and its settings, the templates
+"""The options of the commands that segment images with the user's classes (demo, infer,
+the web page; their parsers are in :mod:`mmseg_clipseg_cli`): the class names, the templates
 and the background, read into what :func:`mmseg_clipseg.apis.segment` takes."""
 import argparse
 import os
@@ -11,7 +11,6 @@ from mmengine.config import Config
 
 from ..class_names import ClassNames, available_benchmarks, load_class_names
 from ..utils.errors import MissingFileError, UserInputError
-from .cli import ConfigOptionsAction
 
 # A ``--classes`` text ending like a file name (``names.txt``) names a file.
 _NAMES_FILE_EXTENSION = re.compile(r'\.[A-Za-z][A-Za-z0-9]{0,4}$')
@@ -67,35 +66,6 @@ def parse_templates(values: Optional[Sequence[str]]) -> Any:
     if len(values) == 1 and '{}' not in values[0]:
         return values[0]
     return list(values)
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, model_help: str,
-                        model_flags: Sequence[str] = ('--model',)) -> None:
-    """The options of tools/infer.py and tools/demo.py: classes, model, device, model
-    settings, templates, background, and --recursive for folder inputs."""
-    parser.add_argument('--classes', required=True,
-                        help='class names: "cat, grass, sky"; with synonyms "cat, kitty; '
-                        'grass; sky" (semicolons between classes, commas between synonyms, '
-                        'first name = the class); a names file (one class per line, '
-                        'synonyms after commas); or a benchmark key (voc20, ade150, ...)')
-    parser.add_argument(*model_flags, dest='model', default='vitb', help=model_help)
-    parser.add_argument('--device', default=None,
-                        help='cpu, cuda or cuda:N (default: cuda if available)')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
-                        metavar='KEY=VALUE',
-                        help='model settings, e.g. backbone.dense_mode=maskclip '
-                        'clip.pretrained=/path/ViT-B-16.pt (a "model." prefix is allowed)')
-    parser.add_argument('--templates', nargs='+', metavar='TEMPLATE',
-                        help="a template-set name, or templates with {} for the name, "
-                        "e.g. 'a photo of a {}.' (default: the model's)")
-    parser.add_argument('--background', choices=['none', 'text', 'threshold'],
-                        help='class 0 of --classes is the background: "text" (encoded by '
-                        'its names, or by --background-names) or "threshold" (pixels of low '
-                        'confidence); default: none, no background class')
-    parser.add_argument('--background-names', metavar='NAMES',
-                        help='with --background text: comma-separated names that encode class 0')
-    parser.add_argument('--recursive', '-r', action='store_true',
-                        help='take the images of sub-folders of folder inputs too')
 
 
 def vocabulary_options(args: argparse.Namespace, cfg: Config) -> Dict[str, Any]:

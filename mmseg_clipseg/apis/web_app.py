@@ -16,7 +16,7 @@ mode), and every image goes through :func:`~mmseg_clipseg.apis.segment`, which r
 the text when the names change.
 
 The page is served on 127.0.0.1 only (``--host`` to change it), with Gradio's analytics and
-other calls home switched off. Gradio is imported by :func:`main`, after the arguments are
+other calls home switched off. Gradio is imported by :func:`serve`, after the arguments are
 checked.
 """
 import argparse
@@ -25,7 +25,6 @@ import dataclasses
 import os
 import os.path as osp
 import socket
-import sys
 import tempfile
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -35,7 +34,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image, UnidentifiedImageError
 
-from mmseg_clipseg.apis.cli import ConfigOptionsAction, run_cli
+from mmseg_clipseg.apis.cli import parse_cfg_options
 from mmseg_clipseg.apis.image_io import read_rgb
 from mmseg_clipseg.apis.image_tool_options import looks_like_path, parse_classes
 from mmseg_clipseg.apis.inference import check_device, init_segmentor, model_config, segment
@@ -46,9 +45,6 @@ from mmseg_clipseg.models import DENSE_MODES
 from mmseg_clipseg.models.settings import check_choice
 from mmseg_clipseg.utils.errors import UserInputError
 
-DEFAULT_MODEL = 'tiny-synthetic'
-DEFAULT_HOST = '127.0.0.1'
-DEFAULT_PORT = 7860
 # More classes than the largest benchmark (ADE-847) is a paste gone wrong; encoding them
 # would keep the page busy for minutes.
 MAX_CLASSES = 1000
@@ -57,25 +53,6 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 BACKGROUND_CHOICES = ('none', 'text', 'threshold')
 NUM_EXAMPLES = 4
 EXAMPLE_SEED = 1
-
-
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model', '--config', dest='model', default=DEFAULT_MODEL,
-                        help='a short name (vitb, vitl, openclip-vitb, ..., tiny-synthetic) '
-                        f'or a config file (default: {DEFAULT_MODEL}, which runs offline)')
-    parser.add_argument('--device', default=None,
-                        help='cpu, cuda or cuda:N (default: cuda if available)')
-    parser.add_argument('--cfg-options', nargs='+', action=ConfigOptionsAction,
-                        metavar='KEY=VALUE',
-                        help='model settings, e.g. clip.pretrained=/path/ViT-B-16.pt')
-    parser.add_argument('--host', default=DEFAULT_HOST,
-                        help=f'address to serve on (default: {DEFAULT_HOST}, this machine '
-                        'only; 0.0.0.0 shows the page to your network)')
-    parser.add_argument('--port', type=int, default=DEFAULT_PORT,
-                        help=f'port to serve on (default: {DEFAULT_PORT})')
-    return parser.parse_args(argv)
 
 
 @dataclasses.dataclass
@@ -258,13 +235,14 @@ def write_examples(folder: str) -> List[str]:
     return paths
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    args = parse_args(argv)
+def serve(args: argparse.Namespace) -> None:
+    """Build the model and serve the page until it is stopped (``args``: those of
+    :mod:`mmseg_clipseg_cli.app`)."""
     check_address(args.host, args.port)
     # Before Gradio is imported: it reads the setting at import and in its helpers.
     os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'
     device = check_device(args.device, '--device')
-    cfg = model_config(args.model, args.cfg_options)
+    cfg = model_config(args.model, parse_cfg_options(args.cfg_options))
     try:
         import gradio  # noqa: F401
     except ImportError as error:
@@ -281,12 +259,3 @@ def main(argv: Optional[List[str]] = None) -> None:
             server_name=args.host, server_port=args.port, inbrowser=False, share=False,
             footer_links=[], run_history=False, enable_monitoring=False, ssr_mode=False,
             mcp_server=False, allowed_paths=[work_dir], max_file_size='64mb')
-
-
-def run() -> int:
-    """The console entry point ``mmseg-clipseg-app``."""
-    return run_cli(main)
-
-
-if __name__ == '__main__':
-    sys.exit(run())
