@@ -22,7 +22,6 @@ checked.
 import argparse
 import contextlib
 import dataclasses
-import os
 import os.path as osp
 import socket
 import sys
@@ -261,8 +260,6 @@ def write_examples(folder: str) -> List[str]:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     check_address(args.host, args.port)
-    # Before Gradio is imported: it reads the setting at import and in its helpers.
-    os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'
     device = check_device(args.device, '--device')
     cfg = model_config(args.model, args.cfg_options)
     try:
