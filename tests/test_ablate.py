@@ -107,3 +107,13 @@ def test_unknown_group_is_a_clean_error(scenes, capsys):
     main = tool('ablate.py')['main']
     assert run_cli(main, [CONFIG, '--data-root', scenes, '--only', 'epsilonn']) == 1
     assert "Unknown ablation group(s) ['epsilonn']" in capsys.readouterr().err
+
+
+def test_overrides_merge_below_groups_left_as_defaults():
+    with_overrides = tool('ablate.py')['with_overrides']
+    base = {'cra': {'threshold': 0.75, 'layers': None}, 'dsi': None, 'precision': 'fp32'}
+    merged = with_overrides(base, {'cra.threshold': 0.5, 'dsi.num_layers': 2,
+                                   'attention': 'identity'})
+    assert merged == {'cra': {'threshold': 0.5, 'layers': None}, 'dsi': {'num_layers': 2},
+                      'precision': 'fp32', 'attention': 'identity'}
+    assert base['cra']['threshold'] == 0.75 and base['dsi'] is None  # a copy

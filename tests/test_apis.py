@@ -162,6 +162,11 @@ def test_check_device(monkeypatch):
     (lambda: init_segmentor('tiny-synthetic', **{'backbone.dense_mod': 'x'}),
      "Did you mean 'dense_mode'"),
     (lambda: init_segmentor(42), 'model must be a short name'),
+    # mmseg's init_model sets both to None; a value given is refused, not dropped.
+    (lambda: init_segmentor('tiny-synthetic', **{'model.pretrained': 'x.pt'}),
+     r"does not take \['pretrained'\]; the CLIP weights are set by model.clip"),
+    (lambda: init_segmentor('tiny-synthetic', **{'model.train_cfg': {}}),
+     r"does not take \['train_cfg'\]"),
 ])
 def test_bad_models_and_options(call, message):
     with pytest.raises(UserInputError, match=message):

@@ -97,3 +97,27 @@ def test_visualizer_draws_panels_for_mmseg_callers():
     drawn = visualizer.get_image()
     assert drawn.shape[0] > 256 and drawn.shape[1] > 2 * 256  # image | prediction
     assert tuple(PALETTE[1]) in _colours(drawn)  # water's swatch in the dataset's colour
+
+
+def test_visualizer_honours_alpha_and_saves_what_it_draws(tmp_path):
+    """``alpha`` (a config key, and what MMSegInferencer's ``opacity`` sets) weighs the
+    colours as in SegLocalVisualizer; ``out_file`` holds the picture get_image() returns."""
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from mmseg_clipseg.engine import SideBySideVisualizer
+    sample = SegDataSample(pred_sem_seg=PixelData(data=torch.ones(1, 32, 32, dtype=torch.long)))
+    image = np.zeros((32, 32, 3), np.uint8)
+    opaque = SideBySideVisualizer(name='test_visualizer_honours_alpha', alpha=1.0)
+    opaque.dataset_meta = dict(classes=list(CLASSES))
+    out_file = tmp_path / 'deep' / 'drawn.png'
+    opaque.add_datasample('x', image, sample, draw_gt=False, out_file=str(out_file))
+    drawn = opaque.get_image()
+    assert (drawn[-1, 256 + 10] == PALETTE[1]).all()  # the prediction panel: water, opaque
+    assert (np.asarray(Image.open(out_file).convert('RGB')) == drawn).all()
+    default = SideBySideVisualizer(name='test_visualizer_default_alpha')
+    default.dataset_meta = dict(classes=list(CLASSES))
+    default.add_datasample('x', image, sample, draw_gt=False)
+    expected = (0.55 * np.array(PALETTE[1])).round()  # the demo's weight over black
+    assert (default.get_image()[-1, 256 + 10] == expected).all()

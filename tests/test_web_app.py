@@ -414,3 +414,14 @@ def test_page_refuses_large_images_from_header(tmp_path, side):
                      'none')
     assert shown.status.startswith('**Error:**') and 'megapixels' in shown.status, \
         shown.status
+
+
+def test_main_leaves_the_environment_alone(monkeypatch):
+    """Gradio's analytics are switched off by its own parameter (gr.Blocks), not by a
+    process-wide environment variable."""
+    monkeypatch.setitem(sys.modules, 'gradio', None)  # main stops at the import of Gradio
+    monkeypatch.delenv('GRADIO_ANALYTICS_ENABLED', raising=False)
+    before = dict(os.environ)
+    with pytest.raises(web_app.UserInputError, match='needs Gradio'):
+        web_app.main(['--model', 'tiny-synthetic', '--port', str(_free_port())])
+    assert dict(os.environ) == before

@@ -81,6 +81,7 @@ if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
 import mmseg_clipseg  # noqa: E402,F401  (first: installs the mmcv-lite shim, registers)
+from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 from mmseg.registry import MODELS
 
@@ -96,17 +97,14 @@ def group_variants(group: str, depth: int) -> List[Variant]:
 
 
 def with_overrides(settings: Dict[str, Any], overrides: Overrides) -> Dict[str, Any]:
-    """A copy of ``settings`` with dotted keys set (``'cra.threshold'`` -> settings['cra'])."""
-    out = copy.deepcopy(dict(settings))
-    for key, value in overrides.items():
-        node = out
-        *parents, last = key.split('.')
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[last] = value
-    return out
+    """A copy of ``settings`` with dotted keys set (``'cra.threshold'`` -> settings['cra']),
+    merged as ``--cfg-options`` are (``Config.merge_from_dict``)."""
+    groups = {key.split('.')[0] for key in overrides if '.' in key}
+    # A group left as None means the backbone's defaults: {} takes the keys set below it.
+    cfg = Config({key: {} if value is None and key in groups else value
+                  for key, value in copy.deepcopy(dict(settings)).items()})
+    cfg.merge_from_dict(overrides)
+    return cfg.to_dict()
 
 
 def _canonical(settings: Dict[str, Any], depth: int) -> str:

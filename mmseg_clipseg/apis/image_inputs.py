@@ -49,6 +49,13 @@ def _output_name(path: str, root: str) -> str:
 
 
 def _scan_folder(folder: str, recursive: bool, exclude: Optional[str]) -> List[ImageItem]:
+    """The images of ``folder``, without hidden files and folders and ``exclude``.
+
+    ``os.walk`` rather than ``mmengine.utils.scandir``: scandir descends into hidden folders
+    (``.git``) and into the output folder before they could be left out, and follows links
+    to folders, so that a link to a folder above (``ln -s .. up``) fails with "Too many
+    levels of symbolic links" where ``os.walk`` lists each image once.
+    """
     items = []
     for current, folders, files in os.walk(folder):
         folders[:] = sorted(name for name in folders if not name.startswith('.')

@@ -9,29 +9,20 @@ A user mistake (a folder, a file that is not an image, an array that is not an i
 :class:`~mmseg_clipseg.utils.errors.UserInputError` with a message that says what to do.
 
 Files are decoded as MMSeg's ``LoadImageFromFile`` decodes them in ``tools/test.py``,
-``inference_model`` and ``MMSegInferencer`` (OpenCV, ``flag='color'``), as the peers decode
-their benchmark images, so a file gets the same labels from ``segment()`` as from a benchmark
-run, and 8-bit RGB JPEGs and PNGs (every benchmark image) are read as they are. For other
-files: EXIF orientation is applied; grey images get three equal channels, palette images
-their colours, CMYK is converted; transparency is ignored, as MMSeg ignores it (to composite
-over white, give the image opened with PIL instead); 16-bit files keep their high byte.
-Files that OpenCV cannot decode (e.g. float TIFFs; ``tools/test.py`` cannot read them) are
-read with Pillow by the rules of in-memory images.
-
-How in-memory images become 8-bit RGB (:func:`to_rgb_array`):
-
-- EXIF orientation of a PIL image is applied.
-- Grey, black-and-white and palette images are expanded to three equal (or looked-up)
-  channels; CMYK, YCbCr, LAB and HSV are converted to RGB.
-- Transparency (RGBA, grey + alpha, palette with a transparent colour) is composited over a
-  white background.
-- 16-bit data (``uint16`` arrays, 16-bit PIL modes) is scaled by 255/65535, so 65535 is white.
-- Floating-point data: see :func:`read_rgb` (files) and :func:`to_rgb_array` (arrays); the
-  rules differ because a file's values are what they are, while an array's are a choice.
+``inference_model`` and ``MMSegInferencer`` (``mmcv.imfrombytes``, OpenCV, ``flag='color'``),
+as the peers decode their benchmark images, so a file gets the same labels from ``segment()``
+as from a benchmark run, and 8-bit RGB JPEGs and PNGs (every benchmark image) are read as they
+are. For other files: EXIF orientation is applied; grey images get three equal channels,
+palette images their colours, CMYK is converted; transparency is ignored, as MMSeg ignores it
+(to composite over white, give the image opened with PIL instead); 16-bit files keep their
+high byte. Files that OpenCV cannot decode (e.g. float TIFFs; ``tools/test.py`` cannot read
+them) are read with Pillow by the rules of in-memory images (:func:`to_rgb_array`), not by
+mmcv's Pillow backend, which clips 16-bit values and drops transparency.
 """
 import io
 import os
 import os.path as osp
+import sys
 from typing import Any, Optional
 
 import cv2
@@ -59,8 +50,9 @@ def read_rgb(path: str) -> np.ndarray:
 
     Files OpenCV cannot decode are read with Pillow (else with OpenCV at any depth, e.g.
     TIFFs of three float channels) by the rules of :func:`to_rgb_array`, except for float
-    values: [0, 1] is scaled by 255, any other range stretched linearly to 0..255 (a
-    constant image becomes black); NaN and infinite values become 0.
+    values (a file's values are what they are, an array's are a choice): [0, 1] is scaled
+    by 255, any other range stretched linearly to 0..255 (a constant image becomes black);
+    NaN and infinite values become 0.
 
     Args:
         path: The image file.
@@ -97,21 +89,28 @@ def read_rgb(path: str) -> np.ndarray:
         return decoded
     if pillow_image is not None:
         return _pil_to_rgb(ImageOps.exif_transpose(pillow_image), floats='stretch')
-    array = _read_with_opencv(data)
+    array = decode_as_mmseg(data, flag='unchanged')
     if array is None:
         raise UserInputError(f'{path!r} is not an image file that can be read (Pillow: '
                              f'{pil_error}). Give a JPEG, PNG, TIFF, BMP or WebP image.')
     return _array_to_rgb(array, floats='stretch', where=repr(path))
 
 
-def decode_as_mmseg(data: bytes) -> Optional[np.ndarray]:
-    """The image in ``data`` as MMSeg's ``LoadImageFromFile`` decodes it by default
-    (OpenCV, ``flag='color'``), in RGB order: (H, W, 3) ``uint8``, C-contiguous; None if
-    OpenCV cannot decode it."""
+def decode_as_mmseg(data: bytes, flag: str = 'color') -> Optional[np.ndarray]:
+    """The image in ``data`` as MMSeg's ``LoadImageFromFile`` decodes it (mmcv, OpenCV),
+    in RGB order, C-contiguous; None if OpenCV cannot decode it.
+
+    Args:
+        flag: ``'color'`` (MMSeg's default): (H, W, 3) ``uint8``; ``'unchanged'``: the
+            file's own depth and channels (RGB(A) order).
+    """
     try:
-        image = mmcv.imfrombytes(data, flag='color', channel_order='rgb', backend='cv2')
+        image = mmcv.imfrombytes(data, flag=flag, channel_order='rgb', backend='cv2')
     except cv2.error:  # e.g. no data at all
         return None
+    if image is not None and flag == 'unchanged' and image.ndim == 3 \
+            and image.shape[2] in (3, 4):  # mmcv gives RGB for flag='color' only
+        image = np.concatenate([image[..., 2::-1], image[..., 3:]], axis=2)
     return None if image is None else np.ascontiguousarray(image)
 
 
@@ -126,6 +125,10 @@ def to_rgb_array(image: Any) -> np.ndarray:
       ``cv2.imread`` (BGR) must be flipped first (``image[..., ::-1]``);
     - a torch tensor, (C, H, W) (PyTorch's order) or (H, W, C), C in 1..4, or (H, W); on
       any device.
+
+    Grey, black-and-white and palette images get three equal (or looked-up) channels; CMYK,
+    YCbCr, LAB and HSV are converted to RGB; transparency (RGBA, grey + alpha, palette with a
+    transparent colour) is composited over a white background.
 
     Value types: ``uint8`` as is; ``bool`` as black/white; ``uint16`` scaled by 255/65535;
     other integers must lie in 0..255; floats must lie in [0, 1] (they are scaled by 255 and
@@ -142,8 +145,11 @@ def to_rgb_array(image: Any) -> np.ndarray:
     if isinstance(image, Image.Image):
         return _pil_to_rgb(ImageOps.exif_transpose(image), floats='strict')
     if isinstance(image, np.ndarray):
-        return _array_to_rgb(_channels_last_numpy(image), floats='strict',
-                             where='the image array')
+        if image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4) \
+                and image.shape[0] in (1, 3, 4):
+            raise UserInputError(f'The image array has shape {image.shape}, channels first; '
+                                 'numpy images are (H, W, C): use array.transpose(1, 2, 0).')
+        return _array_to_rgb(image, floats='strict', where='the image array')
     if _is_tensor(image):
         return _array_to_rgb(_tensor_to_numpy(image), floats='strict',
                              where='the image tensor')
@@ -183,25 +189,10 @@ def _int32_to_uint16(array: np.ndarray) -> np.ndarray:
 
 # --- Arrays -----------------------------------------------------------------------------
 
-def _read_with_opencv(data: bytes) -> Optional[np.ndarray]:
-    """The image decoded by OpenCV at its own depth and channels (RGB order), or None."""
-    try:
-        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        return None
-    if array is None:
-        return None
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = np.concatenate([array[..., 2::-1], array[..., 3:]], axis=2)  # BGR(A) -> RGB(A)
-    return array
-
-
 def _is_tensor(value: Any) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(value, torch.Tensor)
+    # A tensor exists only once torch is imported: no need to import it (slow) to ask.
+    torch = sys.modules.get('torch')
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def _tensor_to_numpy(tensor: Any) -> np.ndarray:
@@ -228,13 +219,6 @@ def _tensor_to_numpy(tensor: Any) -> np.ndarray:
     if tensor.dtype in (torch.bfloat16, torch.float16):
         tensor = tensor.float()
     return tensor.numpy()
-
-
-def _channels_last_numpy(array: np.ndarray) -> np.ndarray:
-    if array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4) and array.shape[0] in (1, 3, 4):
-        raise UserInputError(f'The image array has shape {array.shape}, channels first; numpy '
-                             'images are (H, W, C): use array.transpose(1, 2, 0).')
-    return array
 
 
 def _array_to_rgb(array: np.ndarray, floats: str, where: str) -> np.ndarray:

@@ -24,8 +24,7 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
+from mmseg.apis import init_model
 
 from ..class_names import ClassNamesSpec
 from ..models.settings import check_int
@@ -188,10 +187,14 @@ def init_segmentor(model: Union[str, Path, Config] = 'vitb',
         background = cfg.model.decode_head.get('background')
         cfg.model.decode_head.class_names = ['background', 'object'] if background \
             else ['object']
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    segmentor = MODELS.build(cfg.model).to(target).eval()
-    segmentor.cfg = cfg
-    return segmentor
+    # init_model sets both to None: refuse a value given, as the segmentor does when built.
+    refused = [key for key in ('pretrained', 'train_cfg') if cfg.model.get(key) is not None]
+    if refused:
+        raise UserInputError(f'{cfg.model.type} is training-free and does not take '
+                             f'{refused}; the CLIP weights are set by model.clip.')
+    # MMSeg's own builder: default scope, build, device, eval mode and ``.cfg``; no
+    # checkpoint, as the CLIP weights are loaded by ``model.clip``.
+    return init_model(cfg, device=str(target))
 
 
 def _test_pipeline(cfg: Config) -> Compose:

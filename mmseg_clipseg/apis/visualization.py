@@ -1,4 +1,10 @@
-"""Colour a label map over its image, with a legend of the classes it shows."""
+"""Colour a label map over its image, with a legend of the classes it shows.
+
+Drawn here rather than by ``mmseg.visualization.SegLocalVisualizer``, whose overlay darkens
+pixels without a class (ignore_index) and names classes inside the picture in OpenCV's
+Hershey font (ASCII only, unreadably small on small images), with no legend of the classes'
+shares. :class:`~mmseg_clipseg.engine.SideBySideVisualizer` puts these pictures in its place.
+"""
 import functools
 from typing import List, Optional, Sequence, Tuple
 

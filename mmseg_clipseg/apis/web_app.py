@@ -22,7 +22,6 @@ checked.
 import argparse
 import contextlib
 import dataclasses
-import os
 import os.path as osp
 import socket
 import tempfile
@@ -239,8 +238,6 @@ def serve(args: argparse.Namespace) -> None:
     """Build the model and serve the page until it is stopped (``args``: those of
     :mod:`mmseg_clipseg_cli.app`)."""
     check_address(args.host, args.port)
-    # Before Gradio is imported: it reads the setting at import and in its helpers.
-    os.environ['GRADIO_ANALYTICS_ENABLED'] = 'False'
     device = check_device(args.device, '--device')
     cfg = model_config(args.model, parse_cfg_options(args.cfg_options))
     try:

@@ -30,6 +30,7 @@ def build_page(page: SegmentationPage, examples: List[str], default_names: str,
         return gr.CheckboxGroup(choices=[mode for mode in DENSE_MODES if mode != dense_mode],
                                 value=compared_modes(dense_mode, compare))
 
+    # Gradio's own switch: no telemetry, no version check, and no process-wide setting.
     with gr.Blocks(title='mmseg-clipseg', analytics_enabled=False) as blocks:
         gr.Markdown('## Open-vocabulary segmentation with CLIP (CRA + DSI)')
         with gr.Row():

@@ -1,6 +1,7 @@
 """``tools/test.py --show-dir`` pictures: image, ground truth and prediction side by side."""
-from typing import Optional
+from typing import Any, Optional
 
+import mmcv
 import numpy as np
 from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
@@ -17,8 +18,18 @@ class SideBySideVisualizer(SegLocalVisualizer):
     (classes of the prediction with their share of pixels) stays readable.
 
     The colours are the dataset's palette, or :func:`palette_for` of its classes without
-    one: the colours ``tools/demo.py`` gives the same vocabulary.
+    one: the colours ``tools/demo.py`` gives the same vocabulary. ``alpha`` is the weight of
+    the label colours, as in :class:`SegLocalVisualizer` (default: the demo's 0.55).
+
+    The panels are drawn by :func:`render_panels` rather than ``SegLocalVisualizer``'s own
+    drawing, which darkens pixels without a class (ignore_index) instead of leaving them as
+    they are, and writes class names in OpenCV's Hershey font: ASCII only, and scaled down
+    with the image until it cannot be read on small ones. Showing, saving and the
+    visualisation backends are ``SegLocalVisualizer``'s.
     """
+
+    def __init__(self, name: str = 'visualizer', alpha: float = 0.55, **kwargs: Any) -> None:
+        super().__init__(name=name, alpha=alpha, **kwargs)
 
     def add_datasample(self, name: str, image: np.ndarray,
                        data_sample: Optional[SegDataSample] = None, draw_gt: bool = True,
@@ -42,12 +53,11 @@ class SideBySideVisualizer(SegLocalVisualizer):
                                           show, wait_time, out_file, step, with_labels)
         if not palette or len(palette) != len(classes):
             palette = palette_for(classes)
-        drawn = np.asarray(render_panels(image, maps, classes, palette))
+        drawn = np.asarray(render_panels(image, maps, classes, palette, opacity=self.alpha))
         self.set_image(drawn)  # what get_image() returns, e.g. to MMSegInferencer
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)
         if out_file is not None:
-            from PIL import Image
-            Image.fromarray(drawn).save(out_file)
+            mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file)
         else:
             self.add_image(name, drawn, step)
