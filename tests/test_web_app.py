@@ -423,5 +423,5 @@ def test_main_leaves_the_environment_alone(monkeypatch):
     monkeypatch.delenv('GRADIO_ANALYTICS_ENABLED', raising=False)
     before = dict(os.environ)
     with pytest.raises(web_app.UserInputError, match='needs Gradio'):
-        web_app.main(['--model', 'tiny-synthetic', '--port', str(_free_port())])
+        app_command.main(['--model', 'tiny-synthetic', '--port', str(_free_port())])
     assert dict(os.environ) == before
