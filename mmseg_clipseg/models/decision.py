@@ -48,6 +48,16 @@ def add_logsumexp(total: Optional[Tensor], values: Tensor) -> Tensor:
     return chunk if total is None else torch.logaddexp(total, chunk)
 
 
+def running_class_max(class_max: Optional[Tensor], scaled: Tensor, class_index: Tensor,
+                      num_classes: int) -> Tensor:
+    """Per-class max of scaled logits (K, H, W), updated in place with a chunk of names'
+    logits ``scaled`` (n, H, W) whose classes are ``class_index`` (n,); None starts it."""
+    if class_max is None:
+        class_max = scaled.new_full((num_classes, *scaled.shape[1:]), -math.inf)
+    index = class_index.view(-1, 1, 1).expand_as(scaled)
+    return class_max.scatter_reduce_(0, index, scaled, reduce='amax')
+
+
 def area_suppressed_classes(labels: Tensor, num_classes: int, area_thd: float) -> Tensor:
     """SCLIP's ``area_thd``: the foreground classes whose predicted area is not above
     ``area_thd`` times the predicted foreground (all pixels of classes 1..K-1).

@@ -1,8 +1,6 @@
 """A frozen CLIP ViT that outputs text-aligned patch embeddings (METHOD.md)."""
 import contextlib
-import numbers
-from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -13,9 +11,9 @@ from torch import Tensor
 from torch.profiler import record_function
 
 from ...clip import CLIPConfig, load_clip
-from ..dense import (CRA_FEATURES, CRA_MIXES, DSI_VALUE_PATHS, attention_mix, clearclip_block,
-                     clearclip_qk_block, coherence_attention, coherence_similarity,
-                     default_cra_layers, dsi_value, maskclip_block, naclip_block, sclip_block,
+from ..dense import (CRA_FEATURES, CRA_MIXES, DSI_VALUE_PATHS, attention_mix, check_cra_layers,
+                     clearclip_block, clearclip_qk_block, coherence_attention,
+                     coherence_similarity, dsi_value, maskclip_block, naclip_block, sclip_block,
                      vanilla_block)
 from ...utils.errors import UserInputError
 from ..dense.projections import project_key, project_query
@@ -33,26 +31,6 @@ MAX_TOKENS = 128 * 128
 CRA_DEFAULTS = dict(layers=None, feature='residual', threshold=0.75, temperature=6.0,
                     mix='none', mix_weight=0.5)
 DSI_DEFAULTS = dict(num_layers=3, value_path='own')
-
-
-def _check_cra_layers(layers: Any, num_layers: int) -> List[int]:
-    """1-indexed middle layers; None means the middle third."""
-    if layers is None:
-        return default_cra_layers(num_layers)
-    hint = (f'cra.layers must be a non-empty list of block numbers in 1..{num_layers - 1} '
-            f'(1-indexed, the final block excluded), e.g. [5, 6, 7, 8], or None for the '
-            f'middle third; got {layers!r}')
-    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
-        raise UserInputError(hint)
-    if any(isinstance(layer, bool) or not isinstance(layer, numbers.Integral)
-           or not 1 <= layer <= num_layers - 1 for layer in layers):
-        raise UserInputError(hint)
-    repeated = sorted(int(layer) for layer, count in Counter(layers).items() if count > 1)
-    if repeated:
-        # A repeated layer would weigh twice in the mean similarity: not a set of layers.
-        raise UserInputError(f'cra.layers lists block(s) {repeated} more than once; each '
-                             f'middle layer counts once in the mean similarity. Got {layers!r}')
-    return [int(layer) for layer in layers]
 
 
 @MODELS.register_module()
@@ -133,7 +111,7 @@ class CLIPDenseBackbone(BaseModule):
         self.partial_patches = partial_patches
         self.pos_interpolation = pos_interpolation
         num_layers = len(self.blocks)
-        self.cra_layers = _check_cra_layers(cra['layers'], num_layers)
+        self.cra_layers = check_cra_layers(cra['layers'], num_layers)
         self.dsi_num_layers = check_int('dsi.num_layers', dsi['num_layers'], 1, num_layers)
         self.requires_grad_(False)  # a frozen CLIP: no call builds an autograd graph
 

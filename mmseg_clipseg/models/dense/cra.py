@@ -3,11 +3,15 @@
 The final block's attention is rebuilt from the patch-to-patch cosine similarity of middle
 layers, which are more local and more coherent within an image than the final layer.
 """
-from typing import List, Optional, Sequence
+import numbers
+from collections import Counter
+from typing import Any, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from ...utils.errors import UserInputError
 
 CRA_FEATURES = ('residual', 'key', 'query')
 CRA_MIXES = ('none', 'kk', 'qq')
@@ -19,6 +23,27 @@ def default_cra_layers(num_layers: int) -> List[int]:
     5-8 for ViT-B (L=12), 9-16 for ViT-L (L=24), 11-21 for ViT-H (L=32).
     """
     return list(range(num_layers // 3 + 1, 2 * num_layers // 3 + 1))
+
+
+def check_cra_layers(layers: Any, num_layers: int) -> List[int]:
+    """The CRA layers of a config: 1-indexed middle blocks, each once; None means the
+    middle third (:func:`default_cra_layers`)."""
+    if layers is None:
+        return default_cra_layers(num_layers)
+    hint = (f'cra.layers must be a non-empty list of block numbers in 1..{num_layers - 1} '
+            f'(1-indexed, the final block excluded), e.g. [5, 6, 7, 8], or None for the '
+            f'middle third; got {layers!r}')
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
+        raise UserInputError(hint)
+    if any(isinstance(layer, bool) or not isinstance(layer, numbers.Integral)
+           or not 1 <= layer <= num_layers - 1 for layer in layers):
+        raise UserInputError(hint)
+    repeated = sorted(int(layer) for layer, count in Counter(layers).items() if count > 1)
+    if repeated:
+        # A repeated layer would weigh twice in the mean similarity: not a set of layers.
+        raise UserInputError(f'cra.layers lists block(s) {repeated} more than once; each '
+                             f'middle layer counts once in the mean similarity. Got {layers!r}')
+    return [int(layer) for layer in layers]
 
 
 def coherence_similarity(features: Sequence[Tensor],

@@ -13,7 +13,8 @@ from ...clip import CLIPConfig, TextEmbedder, load_clip, resolve_templates
 from ...clip.templates import TemplatesSpec
 from ...clip.text_encoder import TEXT_PRECISIONS
 from ...utils.errors import UserInputError
-from ..decision import RunningArgmax, add_logsumexp, area_suppressed_classes
+from ..decision import (RunningArgmax, add_logsumexp, area_suppressed_classes,
+                        running_class_max)
 from ..settings import check_bool, check_choice, check_int, check_number
 from .tensor_store import TensorStore
 from .vocabulary import Vocabulary, check_vocabulary
@@ -259,8 +260,9 @@ class OpenVocabularyHead(BaseDecodeHead):
             best.update(scaled, start)
             log_normaliser = add_logsumexp(log_normaliser, scaled)
             if keep_probabilities:
-                class_max = self._running_class_max(class_max, scaled,
-                                                    class_index[start:start + chunk_size])
+                class_max = running_class_max(class_max, scaled,
+                                              class_index[start:start + chunk_size],
+                                              self.num_classes)
         labels, top_logit = class_index[best.index], best.value
         if self.area_thd is not None:
             suppressed = area_suppressed_classes(labels, self.num_classes, self.area_thd)
@@ -275,14 +277,6 @@ class OpenVocabularyHead(BaseDecodeHead):
         if class_max is not None:  # in place: K x H x W may be large
             class_max = class_max.sub_(log_normaliser).exp_()
         return labels[None], class_max
-
-    def _running_class_max(self, class_max: Optional[Tensor], scaled: Tensor,
-                           class_index: Tensor) -> Tensor:
-        """Per-class max of scaled logits (K, H, W), updated with a chunk (n, H, W)."""
-        if class_max is None:
-            class_max = scaled.new_full((self.num_classes, *scaled.shape[1:]), -math.inf)
-        index = class_index.view(-1, 1, 1).expand_as(scaled)
-        return class_max.scatter_reduce_(0, index, scaled, reduce='amax')
 
     def _decide_without(self, suppressed: Tensor, name_logits: NameLogits, chunk_size: int,
                         like: Tensor) -> Tuple[Tensor, Tensor]:
