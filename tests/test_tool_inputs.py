@@ -118,6 +118,29 @@ def test_scenes_non_integer_seed_is_a_usage_error(tmp_path, scenes_tool, capsys)
     assert "invalid int value: '1.5'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('name, listed', [('make_synthetic_scenes', 'captions.txt'),
+                                           ('make_synthetic_voc', 'ImageSets')])
+def test_synthetic_writers_rerun_and_report_a_failed_write(tmp_path, capsys, monkeypatch,
+                                                           name, listed):
+    """Both writers (apis.synthetic_datasets): the same settings again write the same files
+    (the layout names every file it writes), and a failed write is one line."""
+    main, folder = tool(name)['main'], tmp_path / 'out'
+    assert run_main(main, [str(folder), '--num-images', '2'], capsys)[0] == 0
+    first = snapshot(folder)
+    assert any(path.startswith(listed) for path in first)
+    assert run_main(main, [str(folder), '--num-images', '2'], capsys)[0] == 0
+    assert snapshot(folder) == first
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr('PIL.Image.Image.save', disk_full)
+    status, _, err = run_main(main, [str(tmp_path / 'other'), '--num-images', '1'], capsys)
+    assert status == 1 and 'Traceback' not in err, err
+    assert err.splitlines()[-1] == (f"error: Could not write to '{tmp_path / 'other'}': No "
+                                    'space left on device.')
+
+
 def test_voc_writer_never_writes_into_a_real_voc_folder(tmp_path):
     """The VOC writer shares the rules (mmseg_clipseg.apis.output_folders); run as a user runs it."""
     voc = tmp_path / 'VOC2012'

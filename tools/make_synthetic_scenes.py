@@ -15,13 +15,10 @@ same scenes; other settings need ``--overwrite``, which replaces only a folder t
 wrote and holding nothing else.
 """
 import argparse
-import os
-import os.path as osp
 import sys
-from typing import List, Optional, Set
+from typing import List, Optional
 
 import numpy as np
-from PIL import Image
 
 
 TOOL = 'make_synthetic_scenes'
@@ -29,20 +26,9 @@ TOOL = 'make_synthetic_scenes'
 MIN_SIZE, MAX_SIZE = 36, 1024
 
 
-def expected_files(settings: dict) -> Set[str]:
-    """The files (relative paths) this tool writes with ``settings``, besides its marker."""
-    names = [f'{index:06d}.png' for index in range(int(settings['num_images']))]
-    return ({'captions.txt'} | {f'img_dir/val/{name}' for name in names}
-            | {f'ann_dir/val/{name}' for name in names})
-
-
 def check_settings(num_images: int, seed: int, size: int) -> None:
     """Refuse settings that would fail half-way or give a wrong benchmark."""
-    for name, value in (('--num-images', num_images), ('--seed', seed), ('--size', size)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise UserInputError(f'{name} must be a whole number; got {value!r}.')
-    if num_images < 1:
-        raise UserInputError(f'--num-images must be at least 1; got {num_images}.')
+    check_whole_numbers(num_images, seed=seed, size=size)
     if seed < 1:
         raise UserInputError(f'--seed must be at least 1; got {seed}. Seed 0 is the stream '
                              'the tiny CLIP was trained on, so its scenes are not held out.')
@@ -63,23 +49,13 @@ def write_scenes(root: str, num_images: int, seed: int, size: int = 64,
     """
     check_settings(num_images, seed, size)
     settings = dict(tool=TOOL, num_images=int(num_images), seed=int(seed), size=int(size))
-    prepare_output_folder(root, settings, expected_files, overwrite)
     generator = SceneGenerator(size=size)
     rng = np.random.default_rng(seed)
-    img_dir, ann_dir = osp.join(root, 'img_dir', 'val'), osp.join(root, 'ann_dir', 'val')
-    write_marker(root, settings)  # first: an interrupted run is still recognised as ours
-    os.makedirs(img_dir, exist_ok=True)
-    os.makedirs(ann_dir, exist_ok=True)
-    captions = []
-    indices = range(num_images)
-    for index in track(indices, num_images, TOOL, 'scenes') if show_progress else indices:
-        scene = generator.sample(rng)
-        name = f'{index:06d}'
-        Image.fromarray(scene.image).save(osp.join(img_dir, f'{name}.png'))
-        Image.fromarray(scene.label).save(osp.join(ann_dir, f'{name}.png'))
-        captions.append(f'{name}\t{scene.caption}')
-    with open(osp.join(root, 'captions.txt'), 'w', encoding='utf-8') as handle:
-        handle.write('\n'.join(captions) + '\n')
+    scenes = (generator.sample(rng) for _ in range(num_images))
+    if show_progress:
+        scenes = track(scenes, num_images, TOOL, 'scenes')
+    write_dataset(root, settings, LAYOUT,
+                  ((scene.image, scene.label, scene.caption) for scene in scenes), overwrite)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -98,20 +74,21 @@ if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
 from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
+from mmseg_clipseg.apis.progress import track
+from mmseg_clipseg.apis.synthetic_datasets import (DatasetLayout, check_whole_numbers,
+                                                   write_dataset)
 from mmseg_clipseg.datasets.synthetic_scenes import SceneGenerator
 from mmseg_clipseg.utils.errors import UserInputError
-from mmseg_clipseg.apis.progress import track
-from mmseg_clipseg.apis.output_folders import prepare_output_folder, write_marker
+
+LAYOUT = DatasetLayout(name='{index:06d}', image='img_dir/val/{name}.png',
+                       label='ann_dir/val/{name}.png', list_file='captions.txt',
+                       list_line='{name}\t{caption}')
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite,
-                     show_progress=True)
-    except OSError as error:  # e.g. no permission, disk full
-        raise UserInputError(f'Could not write to {args.out!r}: {error.strerror or error}.') \
-            from error
+    write_scenes(args.out, args.num_images, args.seed, args.size, args.overwrite,
+                 show_progress=True)
     print(f'wrote {args.num_images} scenes (seed {args.seed}) to {args.out}')
 
 

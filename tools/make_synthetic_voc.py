@@ -11,13 +11,10 @@ file records that this tool wrote it, and ``--overwrite`` replaces only such a f
 ``tools/make_synthetic_scenes.py`` does.
 """
 import argparse
-import os
-import os.path as osp
 import sys
-from typing import List, Optional, Set
+from typing import List, Optional
 
 import numpy as np
-from PIL import Image
 
 
 TOOL = 'make_synthetic_voc'
@@ -40,14 +37,6 @@ def draw_scene(rng: np.random.Generator, height: int, width: int):
     return image, labels
 
 
-def expected_files(settings: dict) -> Set[str]:
-    """The files (relative paths) this tool writes with ``settings``, besides its marker."""
-    names = [f'2007_{index:06d}' for index in range(int(settings['num_images']))]
-    return ({'ImageSets/Segmentation/val.txt'}
-            | {f'JPEGImages/{name}.jpg' for name in names}
-            | {f'SegmentationClass/{name}.png' for name in names})
-
-
 def write_voc(root: str, num_images: int, seed: int = 0, size: tuple = SIZE,
               overwrite: bool = False) -> None:
     """Write ``num_images`` scenes under ``root`` in VOC 2012's folder layout.
@@ -55,29 +44,14 @@ def write_voc(root: str, num_images: int, seed: int = 0, size: tuple = SIZE,
     Raises:
         UserInputError: Bad settings, or ``root`` is not a folder this tool may write.
     """
-    for name, value in (('--num-images', num_images), ('--seed', seed)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise UserInputError(f'{name} must be a whole number; got {value!r}.')
-    if num_images < 1:
-        raise UserInputError(f'--num-images must be at least 1; got {num_images}.')
+    check_whole_numbers(num_images, seed=seed)
     if seed < 0:
         raise UserInputError(f'--seed must be 0 or more; got {seed}.')
     settings = dict(tool=TOOL, num_images=int(num_images), seed=int(seed),
                     size=[int(side) for side in size])
-    prepare_output_folder(root, settings, expected_files, overwrite)
-    write_marker(root, settings)
     rng = np.random.default_rng(seed)
-    for folder in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
-        os.makedirs(osp.join(root, folder), exist_ok=True)
-    names = []
-    for index in range(num_images):
-        name = f'2007_{index:06d}'
-        image, labels = draw_scene(rng, *size)
-        Image.fromarray(image).save(osp.join(root, 'JPEGImages', f'{name}.jpg'), quality=95)
-        Image.fromarray(labels).save(osp.join(root, 'SegmentationClass', f'{name}.png'))
-        names.append(name)
-    with open(osp.join(root, 'ImageSets/Segmentation/val.txt'), 'w') as handle:
-        handle.write('\n'.join(names) + '\n')
+    write_dataset(root, settings, LAYOUT,
+                  ((*draw_scene(rng, *size), '') for _ in range(num_images)), overwrite)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -94,17 +68,18 @@ if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
 from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
+from mmseg_clipseg.apis.synthetic_datasets import (DatasetLayout, check_whole_numbers,
+                                                   write_dataset)
 from mmseg_clipseg.utils.errors import UserInputError
-from mmseg_clipseg.apis.output_folders import prepare_output_folder, write_marker
+
+LAYOUT = DatasetLayout(name='2007_{index:06d}', image='JPEGImages/{name}.jpg',
+                       label='SegmentationClass/{name}.png',
+                       list_file='ImageSets/Segmentation/val.txt')
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        write_voc(args.root, args.num_images, args.seed, overwrite=args.overwrite)
-    except OSError as error:  # e.g. no permission, disk full
-        raise UserInputError(f'Could not write to {args.root!r}: {error.strerror or error}.') \
-            from error
+    write_voc(args.root, args.num_images, args.seed, overwrite=args.overwrite)
     print(f'wrote {args.num_images} images to {args.root}')
 
 

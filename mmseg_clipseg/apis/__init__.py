@@ -7,7 +7,8 @@
   (:mod:`.option_values` reads option values).
 - :mod:`.image_io`, :mod:`.image_inputs`, :mod:`.image_tool_options`: images in (files,
   arrays, folders) and the image tools' shared options.
-- :mod:`.output_folders`, :mod:`.visualization`: what the tools write.
+- :mod:`.output_folders`, :mod:`.visualization`: what the tools write
+  (:mod:`.synthetic_datasets`: the synthetic datasets of ``tools/make_synthetic_*.py``).
 - :mod:`.test_set_checks`, :mod:`.work_dirs`: what ``tools/test.py`` checks before a run
   (the test set's files; its output folders and work-dir lock).
 - :mod:`.dist_launch`: the launcher behind ``tools/dist_test.sh`` and its workers' checks.

@@ -107,6 +107,17 @@ def remap_label_files(pairs: Sequence[Tuple[str, str]], table: np.ndarray) -> No
         write_label_png(destination, apply_table(read_label_png(source), table, source))
 
 
+def remap_beside_sources(label_dir: str, names: Sequence[str], source_suffix: str,
+                         target_suffix: str, table: np.ndarray) -> None:
+    """Remap the label maps ``names`` (relative to ``label_dir``, each ending with
+    ``source_suffix``) through ``table``, writing each beside its source with
+    ``target_suffix`` instead, and say how many were written."""
+    remap_label_files([(osp.join(label_dir, name),
+                        osp.join(label_dir, name[:-len(source_suffix)] + target_suffix))
+                       for name in names], table)
+    print(f'\nwrote {len(names)} *{target_suffix} files under {label_dir}')
+
+
 def check_label_values(paths: Sequence[str], allowed: Iterable[int]) -> None:
     """Fail if a label map holds a value outside ``allowed``."""
     allowed_values = np.array(sorted(set(allowed)))
@@ -118,16 +129,39 @@ def check_label_values(paths: Sequence[str], allowed: Iterable[int]) -> None:
                                  'benchmark does not use; is it the right file?')
 
 
+def check_release(root: str, images: Sequence[str], labels: Sequence[str],
+                  allowed: Iterable[int], split: str, official_count: int,
+                  configs: str) -> None:
+    """Check a release that the configs read as it is: every image of the validation split
+    has its label map, every label is one of ``allowed``; say what was found.
+
+    Args:
+        root: The release folder, named in the summary.
+        images: Paths of the split's images.
+        labels: Paths of their label maps, in the same order.
+        allowed: The label values of the benchmark.
+        split: The split as the messages name it (``'val'``).
+        official_count: Images in the official split, shown beside the number found.
+        configs: The benchmarks whose configs read the release (``'voc20 and voc21'``).
+    """
+    require_files(images, f'{split} images')
+    require_files(labels, f'{split} label maps')
+    check_label_values(labels, allowed)
+    print(f'\n{root}: {len(images)} validation images with valid labels (the official split '
+          f'has {official_count}). Use it with --data-root for the {configs} configs.')
+
+
 def progress(items: Sequence[Item]) -> Iterator[Item]:
     """Iterate over ``items`` with a progress bar."""
     return iter(track_iter_progress(list(items)))
 
 
-def coco_stuffthingmaps(root: str, split: str) -> List[str]:
-    """The official COCO-Stuff-164k label maps of ``split`` under ``root``.
+def convert_coco_labels(root: str, split: str, table: np.ndarray, target_suffix: str) -> None:
+    """Remap the official COCO-Stuff-164k label maps of ``split`` with a lookup table, writing
+    ``<image id><target_suffix>`` beside each map (tools/dataset_converters/coco_*.py).
 
     Expects ``root/images/<split>`` and ``root/annotations/<split>/<image id>.png`` (from
-    ``stuffthingmaps_trainval2017.zip``); converted maps beside them are left out.
+    ``stuffthingmaps_trainval2017.zip``); converted maps beside them are not read.
     """
     require_dir(osp.join(root, 'images', split),
                 f'images/{split} (the COCO {split} images) in the COCO-Stuff folder')
@@ -135,14 +169,5 @@ def coco_stuffthingmaps(root: str, split: str) -> List[str]:
                             f'annotations/{split} (from stuffthingmaps_trainval2017.zip) in '
                             'the COCO-Stuff folder')
     converted = ('_labelTrainIds.png', '_instanceTrainIds.png')
-    return [osp.join(label_dir, name)
-            for name in list_files(label_dir, '.png', exclude=converted)]
-
-
-def convert_coco_labels(root: str, split: str, table: np.ndarray, target_suffix: str) -> None:
-    """Remap COCO-Stuff-164k's label maps of ``split`` with a lookup table, writing
-    ``<image id><target_suffix>`` beside each map (tools/dataset_converters/coco_*.py)."""
-    sources = coco_stuffthingmaps(root, split)
-    remap_label_files([(path, path[:-len('.png')] + target_suffix) for path in sources], table)
-    print(f'\nwrote {len(sources)} *{target_suffix} files under '
-          f'{osp.join(root, "annotations", split)}')
+    remap_beside_sources(label_dir, list_files(label_dir, '.png', exclude=converted), '.png',
+                         target_suffix, table)

@@ -26,8 +26,7 @@ if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
 from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
-from mmseg_clipseg.datasets.conversion import (check_label_values, list_files, require_dir,
-                                               require_files)
+from mmseg_clipseg.datasets.conversion import check_release, list_files, require_dir
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -37,11 +36,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     label_dir = require_dir(osp.join(root, 'annotations', 'validation'),
                             'annotations/validation in the ADEChallengeData2016 folder')
     images = list_files(image_dir, '.jpg')
-    labels = [osp.join(label_dir, name[:-len('.jpg')] + '.png') for name in images]
-    require_files(labels, 'validation label maps')
-    check_label_values(labels, range(NUM_CLASSES + 1))
-    print(f'\n{root}: {len(images)} validation images with valid labels (the official '
-          f'split has {VAL_IMAGES}). Use it with --data-root for the ade150 configs.')
+    check_release(root, [osp.join(image_dir, name) for name in images],
+                  [osp.join(label_dir, name[:-len('.jpg')] + '.png') for name in images],
+                  range(NUM_CLASSES + 1), 'validation', VAL_IMAGES, 'ade150')
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
 from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
-from mmseg_clipseg.datasets.conversion import (list_files, remap_label_files, require_dir)
+from mmseg_clipseg.datasets.conversion import list_files, remap_beside_sources, require_dir
 from mmseg_clipseg.datasets.label_tables import cityscapes_table
 
 
@@ -41,12 +41,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     label_dir = require_dir(osp.join(args.root, 'gtFine', args.split),
                             f'gtFine/{args.split} (from gtFine_trainvaltest.zip) in the '
                             'Cityscapes folder')
-    sources = list_files(label_dir, SOURCE_SUFFIX)
-    pairs = [(osp.join(label_dir, name),
-              osp.join(label_dir, name[:-len(SOURCE_SUFFIX)] + TARGET_SUFFIX))
-             for name in sources]
-    remap_label_files(pairs, cityscapes_table())
-    print(f'\nwrote {len(pairs)} *{TARGET_SUFFIX} files under {label_dir}')
+    remap_beside_sources(label_dir, list_files(label_dir, SOURCE_SUFFIX), SOURCE_SUFFIX,
+                         TARGET_SUFFIX, cityscapes_table())
 
 
 if __name__ == '__main__':

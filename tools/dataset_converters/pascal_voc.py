@@ -26,8 +26,7 @@ if __name__ == '__main__':
     parse_args(sys.argv[1:])  # --help and usage mistakes are answered before torch is imported
 
 from mmseg_clipseg.apis.cli import run_cli  # noqa: E402
-from mmseg_clipseg.datasets.conversion import (check_label_values, read_split, require_dir,
-                                               require_files)
+from mmseg_clipseg.datasets.conversion import check_release, read_split, require_dir
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -36,12 +35,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     for folder in ('JPEGImages', 'SegmentationClass'):
         require_dir(osp.join(root, folder), f'a {folder} folder in the VOC2012 folder')
     ids = read_split(osp.join(root, 'ImageSets', 'Segmentation', 'val.txt'))
-    require_files([osp.join(root, 'JPEGImages', f'{i}.jpg') for i in ids], 'val images')
-    labels = [osp.join(root, 'SegmentationClass', f'{i}.png') for i in ids]
-    require_files(labels, 'val label maps')
-    check_label_values(labels, [*range(NUM_CLASSES + 1), 255])
-    print(f'\n{root}: {len(ids)} validation images with valid labels (the official split '
-          f'has {VAL_IMAGES}). Use it with --data-root for the voc20 and voc21 configs.')
+    check_release(root, [osp.join(root, 'JPEGImages', f'{i}.jpg') for i in ids],
+                  [osp.join(root, 'SegmentationClass', f'{i}.png') for i in ids],
+                  [*range(NUM_CLASSES + 1), 255], 'val', VAL_IMAGES, 'voc20 and voc21')
 
 
 if __name__ == '__main__':
