@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_clipseg.apis.benchmarking import environment_variable
+from mmseg_clipseg.utils.environment import environment_variable
 from mmseg_clipseg.utils.atomic_write import write_atomically
 from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.apis.cli import run_cli

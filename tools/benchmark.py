@@ -55,11 +55,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmseg_clipseg.apis import check_device
-from mmseg_clipseg.apis.benchmarking import (build_model, environment_variable, measure,
-                                             synchronize, variants)
+from mmseg_clipseg.apis.benchmarking import build_model, measure, synchronize, variants
 from mmseg_clipseg.apis.cli import load_config, parse_cfg_options, run_cli
 from mmseg_clipseg.apis.progress import Progress, track
 from mmseg_clipseg.clip import resolve_templates
+from mmseg_clipseg.utils.environment import environment_variable
 from mmseg_clipseg.models.settings import check_int
 from mmseg_clipseg.utils.errors import UserInputError
 

@@ -1,14 +1,12 @@
 """Measuring inference of a built model: time per batch, the time of each labelled section
 (backbone, CRA, DSI, head), peak memory, and variants of one config to compare
 (``tools/benchmark.py``)."""
-import contextlib
 import copy
 import ctypes
 import gc
-import os
 import statistics
 import time
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
@@ -192,17 +190,3 @@ def variants(modes: Optional[Sequence[str]] = None,
                     label.append('batched')
                 found.append((' '.join(label) or 'config', overrides))
     return found
-
-
-@contextlib.contextmanager
-def environment_variable(name: str, value: str) -> Iterator[None]:
-    """Set ``os.environ[name]`` for the ``with`` block only, then restore it."""
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved

@@ -21,6 +21,7 @@ from typing import List, Optional
 
 import torch
 
+from ..utils.environment import environment_variable
 from ..utils.errors import UserInputError
 
 # The folder where the workers leave their messages (set by the launcher for them).
@@ -91,8 +92,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     logging.getLogger('torch.distributed.elastic').setLevel(logging.CRITICAL)
     nproc = int(parse_args(argv).nproc_per_node)
-    with tempfile.TemporaryDirectory(prefix='dist_test_') as logs:
-        os.environ[ERROR_DIR_VARIABLE] = logs
+    with tempfile.TemporaryDirectory(prefix='dist_test_') as logs, \
+            environment_variable(ERROR_DIR_VARIABLE, logs):  # the workers inherit it
         quiet = ','.join(f'{rank}:3' for rank in range(1, nproc))
         options = ['--log-dir', logs, '--redirects', quiet] if quiet else []
         try:
