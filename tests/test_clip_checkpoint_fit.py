@@ -142,9 +142,10 @@ def test_refused_pickled_objects_are_named(tmp_path):
     assert not os.path.exists(marker)
 
 
-def test_a_non_vit_model_is_refused_before_its_weights_are_read(tmp_path):
-    """A ResNet CLIP is refused for what it is, not for the checkpoint, and without
-    downloading a tag's weights (here: offline)."""
+def test_a_non_vit_model_is_refused_before_its_weights_are_read(tmp_path, monkeypatch):
+    """A ResNet CLIP is refused for what it is, not for the checkpoint, and before a tag's
+    weights are downloaded (the fixture fails any download)."""
+    monkeypatch.setattr(loader, 'check_weights_reachable', lambda config: None)
     path = tmp_path / 'tiny.pt'
     _save(_tiny_clip(3).state_dict(), path)
     for pretrained in (str(path), 'openai'):
@@ -208,3 +209,23 @@ def test_no_notice_of_random_weights_when_weights_are_loaded(tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         load_clip(dict(model_name=TINY, pretrained=None, init_seed=123))
     assert [record for record in caplog.records if 'randomly' in record.getMessage()]
+
+
+def test_hf_hub_model_in_the_hub_cache_is_loaded_as_open_clip_loads_it(tmp_path,
+                                                                       monkeypatch):
+    """A hub repository already in the cache (offline here): open_clip reads its config and
+    finds its weights file, the loader reads that file."""
+    # open_clip's own download, which finds the file in the cache (HF_HUB_OFFLINE is set).
+    monkeypatch.setattr(open_clip, 'download_pretrained',
+                        open_clip.pretrained.download_pretrained)
+    snapshot = tmp_path / 'models--org--tiny' / 'snapshots' / 'abc'
+    snapshot.mkdir(parents=True)
+    (tmp_path / 'models--org--tiny' / 'refs').mkdir()
+    (tmp_path / 'models--org--tiny' / 'refs' / 'main').write_text('abc')
+    (snapshot / 'open_clip_config.json').write_text(
+        json.dumps({'model_cfg': open_clip.get_model_config(TINY)}))
+    _save(_tiny_clip(3).state_dict(), snapshot / 'open_clip_model.safetensors')
+    expected = open_clip.create_model('hf-hub:org/tiny', cache_dir=str(tmp_path))
+    _assert_same_weights(expected, _tiny_clip(3))
+    model = load_clip(dict(model_name='hf-hub:org/tiny', cache_dir=str(tmp_path)))
+    _assert_same_weights(model, expected)

@@ -345,13 +345,12 @@ def test_downloaded_weights_are_read_weights_only_even_if_torch_may_unpickle(
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', 'yes')
     monkeypatch.delenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', raising=False)
     _tiny_architecture_for_every_name(monkeypatch)
-    config = dict(model_name=model_name, pretrained=pretrained, cache_dir=str(tmp_path))
+    config = dict(model_name=model_name, pretrained=pretrained, quick_gelu=True,
+                  cache_dir=str(tmp_path))
     good = tmp_path / 'downloaded.bin'
     torch.save(seed1_state, good)
     _serve_downloads(monkeypatch, good)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # the tag's QuickGELU warning
-        _assert_weights_equal(load_clip(config), seed1_state)
+    _assert_weights_equal(load_clip(config), seed1_state)
     marker = str(tmp_path / 'code_ran')
     evil = tmp_path / 'evil_type_error.bin'
     _save_type_error_payload(evil, marker)

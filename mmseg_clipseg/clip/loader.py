@@ -88,6 +88,7 @@ def _checked_source(config: CLIPConfig) -> str:
         check_checkpoint_file(config, path)
         return f'checkpoint {path!r}'
     check_pretrained_tag(config.model_name, config.pretrained)
+    check_weights_reachable(config)
     return f'the {config.model_name} checkpoint for tag {config.pretrained!r}'
 
 
@@ -147,7 +148,6 @@ def _build(config: CLIPConfig) -> nn.Module:
     model = _architecture(config, source, weights_follow=not random_weights)
     _check_dense_vit(model, config.model_name)
     if config.pretrained is not None and not config.pretrained_is_file:  # a tag
-        check_weights_reachable(config)  # before open_clip's download retries
         _apply_tag_settings(model, config)
     if not random_weights:
         state = read_checkpoint(weights_file(config, source))
