@@ -196,7 +196,7 @@ def test_load_openai_style_torchscript_archive(tmp_path, seed1_state):
     _save_torchscript({**{key: value.half() for key, value in seed1_state.items()},
                        **metadata}, path)
     with pytest.raises(Exception), warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # why the loader converts it: open_clip refuses it
+        warnings.simplefilter('ignore')  # why the loader reads it itself: open_clip refuses it
         open_clip.create_model(TINY, pretrained=str(path))
     model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
     _assert_weights_equal(model, {key: value.half() for key, value in seed1_state.items()})
@@ -300,7 +300,7 @@ def _save_type_error_payload(path, marker):
 
 def test_type_error_fallback_of_open_clip_runs_no_code(tmp_path, monkeypatch):
     """With torch < 2.6 or TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, open_clip's load_state_dict
-    would unpickle this file; the loader refuses it first."""
+    would unpickle this file; the loader reads every file itself, weights-only."""
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     marker = str(tmp_path / 'code_ran')
     path = tmp_path / 'evil_type_error.pt'
@@ -308,7 +308,7 @@ def test_type_error_fallback_of_open_clip_runs_no_code(tmp_path, monkeypatch):
     with pytest.raises(UserInputError, match='not a readable checkpoint'):
         load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
     assert not os.path.exists(marker)
-    # The same file in a local-dir: folder is checked before open_clip reads it.
+    # The same file as the weights of a local-dir: folder.
     folder = tmp_path / 'folder'
     folder.mkdir()
     (folder / 'open_clip_config.json').write_text(
