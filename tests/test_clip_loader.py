@@ -20,7 +20,7 @@ from open_clip.model import CLIP
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from mmseg_clipseg.clip import checkpoint_files, loader, offline
+from mmseg_clipseg.clip import loader, offline
 from mmseg_clipseg.clip import config as clip_config
 from mmseg_clipseg.clip.loader import (CLIPConfig, clear_clip_cache, load_clip,
                                        packaged_weights)
@@ -32,7 +32,7 @@ SYNTH = dict(model_name='clipseg-tiny-synth', pretrained='synthetic')
 
 @pytest.fixture(autouse=True)
 def _never_download(monkeypatch):
-    """Fail loudly if anything asks open_clip for weights it would have to download."""
+    """Fail loudly if anything asks open_clip for weights (it would have to download them)."""
     real_create_model = open_clip.create_model
 
     def create_model(model_name, pretrained=None, **kwargs):
@@ -40,7 +40,11 @@ def _never_download(monkeypatch):
             f'test tried to download {model_name}/{pretrained}'
         return real_create_model(model_name, pretrained=pretrained, **kwargs)
 
+    def download_pretrained(pretrained_cfg, **kwargs):
+        raise AssertionError(f'test tried to download {pretrained_cfg}')
+
     monkeypatch.setattr(open_clip, 'create_model', create_model)
+    monkeypatch.setattr(open_clip, 'download_pretrained', download_pretrained)
     # huggingface_hub reads HF_HUB_OFFLINE when imported; set both for hf-hub: names.
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
@@ -192,7 +196,7 @@ def test_load_openai_style_torchscript_archive(tmp_path, seed1_state):
     _save_torchscript({**{key: value.half() for key, value in seed1_state.items()},
                        **metadata}, path)
     with pytest.raises(Exception), warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # why the loader converts it: open_clip refuses it
+        warnings.simplefilter('ignore')  # why the loader reads it itself: open_clip refuses it
         open_clip.create_model(TINY, pretrained=str(path))
     model = load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
     _assert_weights_equal(model, {key: value.half() for key, value in seed1_state.items()})
@@ -296,7 +300,7 @@ def _save_type_error_payload(path, marker):
 
 def test_type_error_fallback_of_open_clip_runs_no_code(tmp_path, monkeypatch):
     """With torch < 2.6 or TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, open_clip's load_state_dict
-    would unpickle this file; the loader refuses it first."""
+    would unpickle this file; the loader reads every file itself, weights-only."""
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     marker = str(tmp_path / 'code_ran')
     path = tmp_path / 'evil_type_error.pt'
@@ -304,7 +308,7 @@ def test_type_error_fallback_of_open_clip_runs_no_code(tmp_path, monkeypatch):
     with pytest.raises(UserInputError, match='not a readable checkpoint'):
         load_clip(dict(model_name=TINY, pretrained=str(path), init_seed=0))
     assert not os.path.exists(marker)
-    # The same file in a local-dir: folder is checked before open_clip reads it.
+    # The same file as the weights of a local-dir: folder.
     folder = tmp_path / 'folder'
     folder.mkdir()
     (folder / 'open_clip_config.json').write_text(
@@ -315,20 +319,47 @@ def test_type_error_fallback_of_open_clip_runs_no_code(tmp_path, monkeypatch):
     assert not os.path.exists(marker)
 
 
+def _tiny_architecture_for_every_name(monkeypatch):
+    """open_clip builds the tiny model whatever the name (no ViT-B-16 or hub download)."""
+    real_create_model = open_clip.create_model
+    monkeypatch.setattr(open_clip, 'create_model', lambda model_name, **kwargs:
+                        real_create_model(TINY, **kwargs))
+    monkeypatch.setattr(loader, '_PRISTINE', {})  # no tiny model cached as another name
+
+
+def _serve_downloads(monkeypatch, path):
+    """open_clip's downloads of tags and hub weights all give the file ``path``."""
+    monkeypatch.setattr(loader, 'check_weights_reachable', lambda config: None)
+    monkeypatch.setattr(open_clip, 'download_pretrained',
+                        lambda pretrained_cfg, cache_dir=None: str(path))
+
+
 @pytest.mark.parametrize('model_name, pretrained', [('ViT-B-16', 'openai'),
                                                      ('hf-hub:org/repo', None)])
-def test_files_open_clip_reads_unchecked_are_refused_if_torch_may_unpickle(
-        tmp_path, monkeypatch, model_name, pretrained):
-    """Weights open_clip downloads itself cannot be checked first; with
-    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD set open_clip's retry without weights_only would
-    unpickle them: one line, before open_clip is asked, and the environment is left alone."""
+def test_downloaded_weights_are_read_weights_only_even_if_torch_may_unpickle(
+        tmp_path, monkeypatch, seed1_state, model_name, pretrained):
+    """Downloaded weights are read by the loader, weights-only, like local files: with
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD set (which makes open_clip's own retry without
+    weights_only unpickle anything) a plain state dict loads and a crafted file runs no
+    code; the environment is left alone."""
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', 'yes')
     monkeypatch.delenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', raising=False)
-    monkeypatch.setattr(loader, 'check_weights_reachable', lambda config: None)
-    with pytest.raises(UserInputError, match='TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=yes would let '
-                                             'open_clip unpickle') as info:
-        load_clip(dict(model_name=model_name, pretrained=pretrained, cache_dir=str(tmp_path)))
+    _tiny_architecture_for_every_name(monkeypatch)
+    config = dict(model_name=model_name, pretrained=pretrained, quick_gelu=True,
+                  cache_dir=str(tmp_path))
+    good = tmp_path / 'downloaded.bin'
+    torch.save(seed1_state, good)
+    _serve_downloads(monkeypatch, good)
+    _assert_weights_equal(load_clip(config), seed1_state)
+    marker = str(tmp_path / 'code_ran')
+    evil = tmp_path / 'evil_type_error.bin'
+    _save_type_error_payload(evil, marker)
+    _serve_downloads(monkeypatch, evil)
+    clear_clip_cache()  # tags and hub names are cached by name
+    with pytest.raises(UserInputError, match='not a readable checkpoint') as info:
+        load_clip(config)
     assert '\n' not in str(info.value)
+    assert not os.path.exists(marker)
     assert os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] == 'yes'
     assert 'TORCH_FORCE_WEIGHTS_ONLY_LOAD' not in os.environ
 
@@ -453,30 +484,26 @@ def _fail_tag_download(monkeypatch, error):
     """open_clip fails while downloading a tag, after the fail-fast check found the server
     reachable (the connection may drop later)."""
     monkeypatch.setattr(loader, 'check_weights_reachable', lambda config: None)
+    _tiny_architecture_for_every_name(monkeypatch)
     seen = {}
 
-    def create_model(model_name, pretrained=None, **kwargs):
-        seen.update(kwargs, pretrained=pretrained)
-        if pretrained is not None:
-            raise error
-        raise AssertionError('a tag must not fall back to random weights')
+    def download_pretrained(pretrained_cfg, cache_dir=None):
+        seen.update(pretrained_cfg=pretrained_cfg, cache_dir=cache_dir)
+        raise error
 
-    monkeypatch.setattr(open_clip, 'create_model', create_model)
+    monkeypatch.setattr(open_clip, 'download_pretrained', download_pretrained)
     return seen
 
 
 def _download_error(cause):
-    """The chain open_clip raises when the hub cannot be reached: RuntimeError from
-    FileNotFoundError from the hub's error."""
+    """The chain open_clip raises when the hub cannot be reached: FileNotFoundError raised
+    while handling the hub's error."""
     try:
         try:
-            try:
-                raise cause
-            except Exception as error:
-                raise FileNotFoundError(f'Failed to download file. Last error: {error}')
+            raise cause
         except Exception as error:
-            raise RuntimeError(f"Failed to download weights for tag 'openai': {error}")
-    except RuntimeError as error:
+            raise FileNotFoundError(f'Failed to download file. Last error: {error}')
+    except FileNotFoundError as error:
         return error
 
 
@@ -493,8 +520,9 @@ def test_failing_tag_download_tells_how_to_use_a_file(monkeypatch, tmp_path):
     assert 'offline' in message
     assert 'model.clip.pretrained' in message and 'local-dir:' in message
     assert '\n' not in message
-    assert isinstance(info.value.__cause__, RuntimeError)
-    assert seen['cache_dir'] == str(tmp_path) and seen['pretrained'] == 'openai'
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+    assert seen == dict(pretrained_cfg=open_clip.get_pretrained_cfg('ViT-B-16', 'openai'),
+                        cache_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize('offline', ['HF_HUB_OFFLINE', 'unreachable'])

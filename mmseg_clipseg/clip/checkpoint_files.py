@@ -1,38 +1,33 @@
-"""Local checkpoint files made safe and readable for open_clip.
+"""CLIP checkpoint files read as a state dict, never unpickling anything but tensors.
 
-open_clip reads safetensors and ``torch.load(weights_only=True)`` state dicts itself
-(``state_dict``/``module.`` unwrapping included). This module adds what it lacks: ``.gz``
-files, OpenAI's TorchScript archives given as a path, checkpoints keeping the weights under
-``'model'``, a weights-only check of pickle-based files before open_clip sees them (its retry
-without ``weights_only`` never runs), and one-line messages naming the file.
+Reads the formats open_clip's checkpoints come in: ``.safetensors``, PyTorch state dicts
+(``.pt``/``.pth``/``.bin``, bare or under ``'state_dict'`` or ``'model'``, with or without
+DataParallel's ``module.`` prefix) and OpenAI's TorchScript archives; each may be
+gzip-compressed (``.gz``). Every problem is one line naming the file.
 """
 import contextlib
 import gzip
-import os
 import os.path as osp
 import pickle
-import re
 import shutil
 import tempfile
 import warnings
 import zipfile
 import zlib
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
-from ..utils.errors import UserInputError
+from ..utils.errors import UserInputError, shown_with_more
+
+__all__ = ['describe_error', 'read_checkpoint']
 
 # Metadata entries of OpenAI's TorchScript checkpoints that are not weights.
 _OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 # Training checkpoints keep the weights under one of these keys.
 _WRAPPER_KEYS = ('state_dict', 'model')
-# The variable that makes torch.load without `weights_only` unpickle anything, and the values
-# torch reads as set.
-_FORCE_UNSAFE_LOADS = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
-_TORCH_TRUE_VALUES = ('1', 'y', 'yes', 'true')
 # Boilerplate lines of torch's weights-only error that say nothing about the file.
 _TORCH_BOILERPLATE = ('Weights only load failed', 'Please file an issue', 'Check the documentation')
 
@@ -54,25 +49,33 @@ def _unreadable(path: str, error: BaseException) -> UserInputError:
         "OpenAI's TorchScript .pt, optionally gzip-compressed as .gz?")
 
 
-def _is_refused_object(error: BaseException) -> bool:
-    """Whether torch's weights-only unpickler stopped at a Python object (not corruption)."""
-    return isinstance(error, pickle.UnpicklingError) and re.search(
-        r'GLOBAL|call reduce|Can only (build|create)', str(error)) is not None
-
-
-def _load_weights_only(path: str, shown: str) -> Any:
-    """``torch.load`` that never unpickles anything but tensors and containers. Zip
-    checkpoints are memory-mapped, so only their pickled structure is read. ``shown`` is the
-    path named in messages."""
+def _unsafe_globals(path: str) -> List[str]:
+    """The Python objects (``module.name``) besides tensors and containers that the
+    ``torch.save`` archive ``path`` refers to, found without unpickling it; empty for files
+    that are no such archive (or too damaged to tell)."""
+    if not zipfile.is_zipfile(path):
+        return []
     try:
-        mmap = zipfile.is_zipfile(path)
-        return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
+        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # noqa: BLE001  a damaged archive is reported as unreadable instead
+        return []
+
+
+def _load_weights_only(path: str, shown: str, mmap: bool) -> Any:
+    """``torch.load`` that never unpickles anything but tensors and containers (explicit
+    ``weights_only=True``: ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot turn it off).
+    ``shown`` is the path named in messages; ``mmap`` maps a zip archive's tensors instead of
+    reading them."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True,
+                          mmap=mmap and zipfile.is_zipfile(path))
     except Exception as error:  # torch raises many types for unreadable files
-        if _is_refused_object(error):
+        unsafe = _unsafe_globals(path) if isinstance(error, pickle.UnpicklingError) else []
+        if unsafe:
             raise UserInputError(
                 f'Could not read checkpoint {shown!r}: it holds pickled Python objects besides '
-                f'tensors ({describe_error(error)}). They are not loaded because unpickling them '
-                'can run arbitrary code; save a plain state dict '
+                f'tensors ({shown_with_more(unsafe, 3)}). They are not loaded because '
+                'unpickling them can run arbitrary code; save a plain state dict '
                 '(torch.save(model.state_dict(), path)) or a .safetensors file.') from error
         raise _unreadable(shown, error) from error
 
@@ -81,24 +84,14 @@ def _all_tensors(mapping: Mapping) -> bool:
     return all(isinstance(value, torch.Tensor) for value in mapping.values())
 
 
-def read_state_dict(path: str, shown: str) -> Tuple[Optional[str],
-                                                     Mapping[str, torch.Tensor]]:
-    """Load a pickle-based checkpoint weights-only (refusing Python objects) and find its
-    state dict.
-
-    After this succeeds open_clip's own ``torch.load(weights_only=True)`` succeeds too, so
-    open_clip never reaches its retry without ``weights_only``.
-
-    Returns:
-        tuple: the key of ``_WRAPPER_KEYS`` the state dict was under (None for a bare state
-        dict), and the state dict (names to tensors).
-    """
-    checkpoint = _load_weights_only(path, shown)
-    wrapper = None
+def _pickled_state_dict(path: str, shown: str, mmap: bool) -> Dict[str, torch.Tensor]:
+    """The state dict of a ``torch.save`` checkpoint: the file itself, or the mapping under
+    one of ``_WRAPPER_KEYS``."""
+    checkpoint = _load_weights_only(path, shown, mmap)
+    state = checkpoint
     if isinstance(checkpoint, Mapping) and not _all_tensors(checkpoint):
-        wrapper = next((key for key in _WRAPPER_KEYS
-                        if isinstance(checkpoint.get(key), Mapping)), None)
-    state = checkpoint if wrapper is None else checkpoint[wrapper]
+        state = next((checkpoint[key] for key in _WRAPPER_KEYS
+                      if isinstance(checkpoint.get(key), Mapping)), checkpoint)
     if not isinstance(state, Mapping):
         raise UserInputError(f'Checkpoint {shown!r} holds a {type(state).__name__}, '
                              'not a state dict.')
@@ -106,7 +99,7 @@ def read_state_dict(path: str, shown: str) -> Tuple[Optional[str],
         raise UserInputError(
             f'Checkpoint {shown!r} is not a state dict (a mapping of names to tensors); its '
             f'top-level keys: {list(state)[:8]}.')
-    return wrapper, state
+    return dict(state)
 
 
 def _is_torchscript(path: str) -> bool:
@@ -128,26 +121,20 @@ def _torchscript_state_dict(path: str, shown: str) -> Dict[str, torch.Tensor]:
     return {key: value for key, value in state.items() if key not in _OPENAI_METADATA_KEYS}
 
 
-def _weights_to_convert(path: str, shown: str) -> Optional[Mapping[str, torch.Tensor]]:
-    """Check an uncompressed checkpoint file. None if open_clip reads it safely as it is;
-    else the state dict to give open_clip as a safetensors file instead: that of an OpenAI
-    TorchScript archive (open_clip's weights-only loading refuses them) or of a checkpoint
-    keeping it under ``'model'`` (open_clip unwraps only ``'state_dict'`` and ``module.``)."""
+def _state_dict(path: str, shown: str, mmap: bool) -> Dict[str, torch.Tensor]:
+    """The state dict of the uncompressed checkpoint ``path``, as it is stored."""
     if path.endswith('.safetensors'):
         try:
-            with safe_open(path, framework='pt') as handle:
-                handle.keys()
+            return load_file(path, device='cpu')
         except Exception as error:  # SafetensorError and OSError
             raise _unreadable(shown, error) from error
-        return None
     try:
         is_torchscript = _is_torchscript(path)
     except (OSError, zipfile.BadZipFile) as error:
         raise _unreadable(shown, error) from error
     if is_torchscript:
         return _torchscript_state_dict(path, shown)
-    wrapper, state = read_state_dict(path, shown)
-    return state if wrapper == 'model' else None
+    return _pickled_state_dict(path, shown, mmap)
 
 
 @contextlib.contextmanager
@@ -164,38 +151,18 @@ def _gunzipped(path: str) -> Iterator[str]:
         yield plain
 
 
-@contextlib.contextmanager
-def readable_by_open_clip(path: str) -> Iterator[str]:
-    """Yield a file that open_clip reads safely and with the same weights as ``path``:
-    ``path`` itself after a check (safetensors, open_clip/PyTorch state dicts), else a
-    temporary file (decompressed ``.gz``, converted to safetensors; see
-    :func:`_weights_to_convert`)."""
-    with contextlib.ExitStack() as stack:
-        plain = stack.enter_context(_gunzipped(path)) if path.endswith('.gz') else path
-        state = _weights_to_convert(plain, path)
-        if state is None:
-            yield plain
-            return
-        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix='clipseg-checkpoint-'))
-        converted = osp.join(folder, 'weights.safetensors')
-        save_file({key: value.contiguous() for key, value in state.items()}, converted)
-        del state  # open_clip reads the file; the weights need not stay in memory twice
-        yield converted
+def read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
+    """The state dict of the checkpoint file ``path`` (names to CPU tensors, in the dtypes
+    stored), without DataParallel's ``module.`` prefix.
 
-
-def check_weights_only_loads(source: str) -> None:
-    """Refuse to let open_clip read ``source`` (weights it downloads itself, which cannot be
-    checked before) when ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set.
-
-    open_clip's ``load_state_dict`` calls ``torch.load(weights_only=True)`` but, when that
-    raises ``TypeError`` (meant for torch versions without the argument), retries with a
-    plain ``torch.load``; that retry is weights-only too (torch >= 2.6), unless this
-    variable makes it unpickle arbitrary objects, and a crafted file can raise the
-    TypeError on purpose. Local files are checked weights-only before open_clip sees them.
+    Raises:
+        UserInputError: one line naming ``path`` when the file cannot be read, holds no
+            state dict, or holds pickled Python objects besides tensors.
     """
-    value = os.environ.get(_FORCE_UNSAFE_LOADS, '0')
-    if value.lower() in _TORCH_TRUE_VALUES:
-        raise UserInputError(
-            f'{_FORCE_UNSAFE_LOADS}={value} would let open_clip unpickle arbitrary code from '
-            f'{source}, which it reads unchecked; unset it for this run, or download the '
-            'checkpoint and set model.clip.pretrained to its path (read weights-only).')
+    if not path.endswith('.gz'):
+        state = _state_dict(path, path, mmap=True)
+    else:  # read into memory: the decompressed copy is deleted on return
+        with _gunzipped(path) as plain:
+            state = _state_dict(plain, path, mmap=False)
+    consume_prefix_in_state_dict_if_present(state, 'module.')
+    return state

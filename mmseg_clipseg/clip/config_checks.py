@@ -7,7 +7,6 @@ import os.path as osp
 import open_clip
 
 from ..utils.errors import MissingFileError, UserInputError
-from .checkpoint_files import read_state_dict
 from .config import (HF_HUB_PREFIX, LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, LOCAL_DIR_WEIGHT_GLOBS,
                      CLIPConfig, local_dir_weight_files, packaged_weights)
 
@@ -46,15 +45,10 @@ def check_local_dir(folder: str) -> None:
         raise MissingFileError(
             f'The {LOCAL_DIR_PREFIX} folder {folder!r} has no {LOCAL_DIR_CONFIG} (open_clip '
             'reads the architecture from it: {"model_cfg": {...}, "preprocess_cfg": {...}}).')
-    weights = local_dir_weight_files(folder)
-    if not weights:
+    if not local_dir_weight_files(folder):
         raise MissingFileError(
             f'The {LOCAL_DIR_PREFIX} folder {folder!r} has no weights file (open_clip looks '
             f'for {", ".join(LOCAL_DIR_WEIGHT_GLOBS)}, e.g. open_clip_model.safetensors).')
-    for name in weights:
-        if not name.endswith('.safetensors'):  # pickle-based: check it before open_clip
-            path = osp.join(folder, name)
-            read_state_dict(path, path)
 
 
 def known_tags(model_name: str) -> list:

@@ -2,12 +2,12 @@
 
 Weights come from an open_clip pretrained tag, a local checkpoint file, a tag shipped with
 this package, an open_clip model folder (``local-dir:``), the Hugging Face Hub (``hf-hub:``)
-or random initialisation (:class:`~.config.CLIPConfig`). open_clip reads them
-(``open_clip.create_model``: safetensors, ``torch.load(weights_only=True)``,
-``state_dict``/``module.`` unwrapping, positional-embedding resizing, strict key/shape check).
-This package adds only what open_clip lacks: packaged tags, local files it cannot read or
-should not read unchecked (:mod:`.checkpoint_files`), a fail-fast check before a download
-whose server cannot be reached (:mod:`.offline`), and error messages that say what to fix.
+or random initialisation (:class:`~.config.CLIPConfig`). open_clip builds the architecture
+(``open_clip.create_model`` without weights: the model config, QuickGELU, fp32 on CPU) and
+downloads tags and hub weights; this package finds the checkpoint file
+(:mod:`.weight_sources`), reads it weights-only (:mod:`.checkpoint_files`) and loads it as
+open_clip's ``load_checkpoint`` would, after checking that every name and shape fits
+(:mod:`.state_dict_fit`). Servers that cannot be reached fail fast (:mod:`.offline`).
 
 Each model is read once per process and per content of its weights files (a pristine CPU
 copy is cached, keyed on :meth:`~.config.CLIPConfig.weights_identity`) and every
@@ -17,149 +17,111 @@ leaves the others alone; inside :func:`shared_clip_models` the calls share one c
 import contextlib
 import contextvars
 import copy
-import os
+import logging
 import os.path as osp
-import re
-import socket
-import urllib.error
+import warnings
 from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import open_clip
 import torch
+from open_clip.transform import merge_preprocess_dict
 from open_clip.transformer import VisionTransformer
 from torch import nn
 
 from ..utils.errors import UserInputError, shown_with_more
-from .checkpoint_files import check_weights_only_loads, describe_error, readable_by_open_clip
-from .config import LOCAL_DIR_CONFIG, LOCAL_DIR_PREFIX, CLIPConfig, packaged_weights
+from .checkpoint_files import describe_error, read_checkpoint
+from .config import CLIPConfig, packaged_weights
 from .config_checks import (check_checkpoint_file, check_local_dir, check_model_name,
                             check_no_pretrained, check_pretrained_tag)
 from .offline import check_weights_reachable
+from .state_dict_fit import load_fitted_state_dict
+from .weight_sources import download_failure, weights_file
 
 __all__ = ['CLIPConfig', 'clear_clip_cache', 'load_clip', 'packaged_weights',
            'shared_clip_models']
 
-# Names of the exceptions (huggingface_hub, requests, httpx) that mean "no connection".
-_NETWORK_ERROR_NAMES = frozenset({
-    'LocalEntryNotFoundError', 'OfflineModeIsEnabled', 'ConnectError', 'ConnectTimeout',
-    'ReadTimeout', 'TimeoutException', 'ProxyError', 'SSLError', 'ConnectionError',
-    'NetworkError'})
+# open_clip logs its notices with the root logger from files in this folder.
+_OPEN_CLIP_DIR = osp.dirname(osp.abspath(open_clip.__file__)) + osp.sep
 
 
-# --- open_clip.create_model, its errors in one line -------------------------------------
+# --- The architecture from open_clip, the weights read here ------------------------------
 
-def _network_error(error: Optional[BaseException]) -> Optional[BaseException]:
-    """The innermost exception in ``error``'s chain that means the server could not be
-    reached (the most specific one), or None."""
-    seen, found = set(), None
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if not isinstance(error, urllib.error.HTTPError) and (
-                isinstance(error, (ConnectionError, TimeoutError, socket.gaierror,
-                                   urllib.error.URLError))
-                or type(error).__name__ in _NETWORK_ERROR_NAMES):
-            found = error
-        error = error.__cause__ or error.__context__
-    return found
+class _OpenClipBuildNotices(logging.Filter):
+    """Drops what open_clip logs while building a model without weights (that it was
+    "initialized randomly"): the loader loads the weights right after."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.pathname.startswith(_OPEN_CLIP_DIR)
 
 
-def _open_clip_functions(error: BaseException) -> set:
-    """The names of the open_clip functions ``error`` was raised through."""
-    names, traceback = set(), error.__traceback__
-    while traceback is not None:
-        code = traceback.tb_frame.f_code
-        if f'{os.sep}open_clip{os.sep}' in code.co_filename:
-            names.add(code.co_name)
-        traceback = traceback.tb_next
-    return names
-
-
-def _mismatch_summary(error: BaseException) -> Optional[str]:
-    """A one-line summary of the error of a checkpoint that does not fit the model: torch's
-    strict ``load_state_dict`` error, or another error of open_clip's ``load_checkpoint``
-    after the file was read (e.g. its positional-embedding resizing)."""
-    message = str(error)
-    if 'Error(s) in loading state_dict' not in message:
-        functions = _open_clip_functions(error)
-        if 'load_checkpoint' in functions and 'load_state_dict' not in functions:
-            return describe_error(error)
-        return None
-    parts, mismatches = [], []
-    for line in message.splitlines()[1:]:
-        label, _, rest = line.strip().partition(': ')
-        if label.startswith(('Missing key', 'Unexpected key')):
-            keys = re.findall(r'"([^"]+)"', rest)
-            parts.append(f'{label} ({len(keys)}): {shown_with_more(keys, 3)}')
-        elif label.startswith('size mismatch'):
-            mismatches.append(line.strip().rstrip('.').replace('copying a param with shape ', '')
-                              .replace('torch.Size', ''))
-    if mismatches:
-        parts.append(shown_with_more(mismatches, 2, separator='; '))
-    return '; '.join(parts) + '.' if parts else describe_error(error)
-
-
-def _create_model(config: CLIPConfig, pretrained: Optional[str], source: str) -> nn.Module:
-    """``open_clip.create_model`` with this package's settings and error messages.
-
-    ``source`` describes the weights for messages; ``pretrained`` is what open_clip gets."""
-    downloads = config.is_hf_hub or (pretrained is not None and not osp.isfile(pretrained))
-    if downloads:
-        check_weights_only_loads(source)
+@contextlib.contextmanager
+def _without_build_notices(weights_follow: bool) -> Iterator[None]:
+    root = logging.getLogger()
+    notices = _OpenClipBuildNotices()
+    if weights_follow:
+        root.addFilter(notices)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.init_seed)
-            return open_clip.create_model(
-                config.model_name, pretrained=pretrained, force_quick_gelu=config.quick_gelu,
-                cache_dir=osp.expanduser(config.cache_dir) if config.cache_dir else None,
-                require_pretrained=pretrained is not None or config.is_hf_hub
-                or config.local_dir is not None)
-    except UserInputError:
-        raise
-    except Exception as error:  # open_clip and the hub raise many types
-        mismatch = _mismatch_summary(error)
-        if mismatch is not None:
-            raise UserInputError(
-                f'{source[0].upper()}{source[1:]} does not fit model '
-                f'{config.model_name!r} (wrong model_name?): {mismatch}') from error
-        network = _network_error(error) if downloads else None
-        if network is not None:
-            raise UserInputError(
-                f'Could not download {source}: the server could not be reached '
-                f'({describe_error(network)}). Is this machine offline? Without internet, download '
-                'the checkpoint elsewhere and set model.clip.pretrained to its path (or '
-                f'model.clip.model_name to "{LOCAL_DIR_PREFIX}/path/to/folder" for a folder '
-                f'with {LOCAL_DIR_CONFIG}).') from error
-        if 'Required pretrained weights' in str(error):
-            raise UserInputError(f'open_clip could not load {source}; its logged warning '
-                                 'says why.') from error
-        verb = 'obtain' if downloads else 'load'
-        raise UserInputError(f'Could not {verb} {source}: {describe_error(error)}') from error
+        yield
+    finally:
+        root.removeFilter(notices)
 
 
-def _build(config: CLIPConfig) -> nn.Module:
+def _checked_source(config: CLIPConfig) -> str:
+    """Check ``config`` before anything is built or downloaded; the weights it names,
+    described for messages."""
     if config.local_dir is not None:
         check_no_pretrained(config)
         check_local_dir(config.local_dir)
-        return _create_model(config, None, f'the checkpoint in {config.local_dir!r}')
+        return f'the checkpoint in {config.local_dir!r}'
     if config.is_hf_hub:
         check_no_pretrained(config)
         if not config.hub_repo:
             raise UserInputError("An 'hf-hub:' model name needs a repository, e.g. "
                                  "'hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K'.")
         check_weights_reachable(config)  # before open_clip's download retries
-        return _create_model(config, None, f'the checkpoint of {config.model_name!r}')
+        return f'the checkpoint of {config.model_name!r}'
     check_model_name(config.model_name)
     if config.pretrained is None:
-        return _create_model(config, None, 'random weights')
+        return 'random weights'
     path = config.checkpoint_path
-    if path is None:  # an open_clip tag
-        check_pretrained_tag(config.model_name, config.pretrained)
-        check_weights_reachable(config)
-        return _create_model(config, config.pretrained,
-                             f'the {config.model_name} checkpoint for tag {config.pretrained!r}')
-    check_checkpoint_file(config, path)
-    with readable_by_open_clip(path) as readable:
-        return _create_model(config, readable, f'checkpoint {path!r}')
+    if path is not None:
+        check_checkpoint_file(config, path)
+        return f'checkpoint {path!r}'
+    check_pretrained_tag(config.model_name, config.pretrained)
+    check_weights_reachable(config)
+    return f'the {config.model_name} checkpoint for tag {config.pretrained!r}'
+
+
+def _architecture(config: CLIPConfig, source: str, weights_follow: bool) -> nn.Module:
+    """``open_clip.create_model`` without weights (random ones from ``config.init_seed``),
+    with this package's settings; its errors as one line."""
+    try:
+        with torch.random.fork_rng(devices=[]), _without_build_notices(weights_follow):
+            torch.manual_seed(config.init_seed)
+            return open_clip.create_model(
+                config.model_name, pretrained=None, load_weights=False,
+                force_quick_gelu=config.quick_gelu,
+                cache_dir=osp.expanduser(config.cache_dir) if config.cache_dir else None)
+    except Exception as error:  # open_clip and the hub raise many types
+        if config.is_hf_hub:  # its open_clip_config.json is downloaded
+            raise download_failure(error, source) from error
+        raise UserInputError(f'Could not load {source}: {describe_error(error)}') from error
+
+
+def _apply_tag_settings(model: nn.Module, config: CLIPConfig) -> None:
+    """What open_clip's ``create_model`` takes from a pretrained tag besides its weights:
+    the tag's image preprocessing, and a warning when the model's QuickGELU setting is not
+    the one the weights were trained with."""
+    tag = open_clip.get_pretrained_cfg(config.model_name, config.pretrained)
+    preprocess = merge_preprocess_dict(open_clip.get_model_preprocess_cfg(model), tag)
+    open_clip.set_model_preprocess_cfg(model, {**preprocess, 'size': model.visual.image_size})
+    model_quick_gelu = config.quick_gelu or open_clip.get_model_config(
+        config.model_name).get('quick_gelu', False)
+    if tag.get('quick_gelu', False) != model_quick_gelu:
+        warnings.warn(f'QuickGELU mismatch between model {config.model_name} '
+                      f'(quick_gelu={model_quick_gelu}) and pretrained tag '
+                      f'{config.pretrained!r} (quick_gelu={tag.get("quick_gelu", False)}).',
+                      UserWarning)
 
 
 def _check_dense_vit(model: nn.Module, model_name: str) -> None:
@@ -175,6 +137,22 @@ def _check_dense_vit(model: nn.Module, model_name: str) -> None:
                                  'inference supports blocks with nn.MultiheadAttention.')
     if not hasattr(model, 'token_embedding'):
         raise UserInputError(f'{model_name!r} has a custom text tower, which is not supported.')
+
+
+def _build(config: CLIPConfig) -> nn.Module:
+    """The model of ``config``: checked, built, checked to be a ViT (before any weights
+    are downloaded or read), then given its weights."""
+    source = _checked_source(config)
+    random_weights = (config.pretrained is None and config.local_dir is None
+                      and not config.is_hf_hub)
+    model = _architecture(config, source, weights_follow=not random_weights)
+    _check_dense_vit(model, config.model_name)
+    if config.pretrained is not None and not config.pretrained_is_file:  # a tag
+        _apply_tag_settings(model, config)
+    if not random_weights:
+        state = read_checkpoint(weights_file(config, source))
+        load_fitted_state_dict(model, state, source, config.model_name)
+    return model
 
 
 # --- One read per process, one copy per build -------------------------------------------
