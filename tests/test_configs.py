@@ -253,35 +253,27 @@ def test_clearclip_shipped_variant_is_one_documented_override():
 # The peers' own names files, as read from their repositories: configs/cls_<file>.txt of
 # SCLIP at b56bd30 (configs/ last changed in 57fa9aa), NACLIP at 0cac3a6 (unchanged since
 # its first commit, cbb720d; byte for byte SCLIP's: same hashes, checked one by one) and
-# ClearCLIP at ad68a40 (added in fd05ce4). Per benchmark key: (peer's file, number of lines,
-# SHA-256 of the file's exact bytes).
-PEER_FILES = {
-    'sclip': {
-        'voc21': ('cls_voc21.txt', 21,
-                  '80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38'),
-        'voc20': ('cls_voc20.txt', 20,
-                  'c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1'),
-        'context60': ('cls_context60.txt', 60,
-                      '5e620446a8699f292a4c2e37fa8918a33dd4f14713dc1b3f22884d2be68b45a1'),
-        'context59': ('cls_context59.txt', 59,
-                      'cd808465f06a16169edc25580073f0eda347e64f06cc1c2e24acd0b237f6497d'),
-        'coco_object': ('cls_coco_object.txt', 81,
-                        '3475d03d61f85ce03812ce62d019de8f2ea51053885374629d29a17fbd3f02a6'),
-        'coco_stuff': ('cls_coco_stuff.txt', 171,
-                       'fb98709b9ab1baff4fd930bac4a77772a0458c7d534911de545f9a4081e14a3e'),
-        'cityscapes': ('cls_city_scapes.txt', 19,
-                       '6f6782fc1bf92bfd9f5562192e92045e0e093870e613f387f6c98fc66d4ceba4'),
-        'ade150': ('cls_ade20k.txt', 150,
-                   'e53ded02c488bdb903ef000a2d207e4ac4f2bb4502a72572e4aab7c2504aef3a'),
-    },
-}
+# ClearCLIP at ad68a40 (added in fd05ce4): the SHA-256 of each file's exact bytes.
+PEER_FILE_NAMES = {'voc21': 'cls_voc21.txt', 'voc20': 'cls_voc20.txt',
+                   'context60': 'cls_context60.txt', 'context59': 'cls_context59.txt',
+                   'coco_object': 'cls_coco_object.txt', 'coco_stuff': 'cls_coco_stuff.txt',
+                   'cityscapes': 'cls_city_scapes.txt', 'ade150': 'cls_ade20k.txt'}
+PEER_FILES = {'sclip': {
+    'voc21': '80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38',
+    'voc20': 'c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1',
+    'context60': '5e620446a8699f292a4c2e37fa8918a33dd4f14713dc1b3f22884d2be68b45a1',
+    'context59': 'cd808465f06a16169edc25580073f0eda347e64f06cc1c2e24acd0b237f6497d',
+    'coco_object': '3475d03d61f85ce03812ce62d019de8f2ea51053885374629d29a17fbd3f02a6',
+    'coco_stuff': 'fb98709b9ab1baff4fd930bac4a77772a0458c7d534911de545f9a4081e14a3e',
+    'cityscapes': '6f6782fc1bf92bfd9f5562192e92045e0e093870e613f387f6c98fc66d4ceba4',
+    'ade150': 'e53ded02c488bdb903ef000a2d207e4ac4f2bb4502a72572e4aab7c2504aef3a',
+}}
 # ClearCLIP's differ from SCLIP's on VOC21, VOC20 and COCO-Object.
 PEER_FILES['clearclip'] = dict(
     PEER_FILES['sclip'],
-    voc21=('cls_voc21.txt', 21, '265d9ede93be451d724981c5ffde13a8eb3082674e98021aa8d5445f81f4498a'),
-    voc20=('cls_voc20.txt', 20, '6b9a85ffb907e34ac920d704a520b45e1424bf96796ca7de5b1823ee202db119'),
-    coco_object=('cls_coco_object.txt', 81,
-                 '1f17b53017e442257cad2025ab981ddeb28d048af00dcac8ae810bc25a6a9a77'))
+    voc21='265d9ede93be451d724981c5ffde13a8eb3082674e98021aa8d5445f81f4498a',
+    voc20='6b9a85ffb907e34ac920d704a520b45e1424bf96796ca7de5b1823ee202db119',
+    coco_object='1f17b53017e442257cad2025ab981ddeb28d048af00dcac8ae810bc25a6a9a77')
 STORED = [(peer, key) for peer in PEER_FILES for key in PEER_BENCHMARKS]
 PERSON = ('person', 'person in shirt', 'person in jeans', 'person in dress', 'person in sweater',
           'person in skirt', 'person in jacket')
@@ -321,11 +313,11 @@ def test_peer_names_file_is_the_peers_own(peer, key):
     strips more than the newline. Our parser splits at ',' and strips: the same names wherever
     no name has other surrounding spaces (context60's last line, 'wood ', differs only by a
     trailing space, which CLIP's tokenizer drops)."""
-    peer_file, lines, sha256 = PEER_FILES[peer][key]
     data = (NAMES / 'peers' / peer / f'{key}.txt').read_bytes()
-    assert hashlib.sha256(data).hexdigest() == sha256, f"not {peer}'s {peer_file}"
+    assert hashlib.sha256(data).hexdigest() == PEER_FILES[peer][key], \
+        f"not {peer}'s {PEER_FILE_NAMES[key]}"
     text = data.decode('utf-8')
-    assert len(text.splitlines()) == lines, peer_file
+    assert len(text.splitlines()) == BENCHMARKS[key][0]  # a line per class
     ours = load_class_names(f'peers/{peer}/{key}')
     for line, names in SPOT_CHECKS.get((peer, key), {}).items():
         assert ours[line - 1] == names, (line, ours[line - 1])
