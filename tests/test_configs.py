@@ -1,8 +1,8 @@
 """Every shipped config against the published protocol tables, and the names files it uses.
 
-The tables below are transcribed from the design documents, not from configs/:
-/work/shared/design/BENCHMARKS.md (benchmarks, models, TCL protocol) and PEERS.md (the peers'
-own protocols, read from SCLIP, NACLIP and ClearCLIP's code). One test loads each config with
+The tables below are transcribed from the design documents, not from configs/: BENCHMARKS.md
+(benchmarks, models, TCL protocol) and PEERS.md (the peers' own protocols, as SCLIP's, NACLIP's
+and ClearCLIP's code and configs set them). One test loads each config with
 ``Config.fromfile`` and compares every field its table row names. No model is built here.
 """
 import hashlib
