@@ -2,6 +2,7 @@
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,18 +11,28 @@ import torch
 os.environ['MMSEG_CLIPSEG_CACHE'] = tempfile.mkdtemp(prefix='mmseg_clipseg_test_cache_')
 
 import mmseg_clipseg  # noqa: E402,F401
+import open_clip  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 init_default_scope('mmseg')
 torch.set_num_threads(2)
 
-# A 6-block ViT (patch 8, width 64, 4 heads) with random weights, shipped with the package.
-TINY_CLIP = dict(model_name='clipseg-test-tiny', pretrained=None)
+# A 6-block ViT (patch 8, width 64, 4 heads) with random weights: a test asset, made an
+# open_clip model name here (a process a test spawns registers it itself).
+TINY_CLIP_CONFIG = Path(__file__).parent / 'assets' / 'clipseg-test-tiny.json'
+open_clip.add_model_config(TINY_CLIP_CONFIG)
+TINY_CLIP = dict(model_name=TINY_CLIP_CONFIG.stem, pretrained=None)
 
 
 @pytest.fixture
 def tiny_clip_cfg() -> dict:
     return dict(TINY_CLIP)
+
+
+@pytest.fixture
+def tiny_clip_config_file() -> Path:
+    """The tiny model's open_clip config, for a process a test spawns to register."""
+    return TINY_CLIP_CONFIG
 
 
 # The CUDA lane: model-level tests take `device` and run once per device; `-m cuda` selects

@@ -7,10 +7,9 @@ from mmengine.config import ConfigDict
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.clip import load_clip, resolve_templates
 from mmseg_clipseg.clip import text_cache
-from mmseg_clipseg.utils.errors import MissingFileError, UserInputError
+from mmseg_clipseg.utils.errors import UserInputError
 from mmseg_clipseg.models import OpenVocabularyHead
 from reference import peers_decision
 
@@ -274,16 +273,6 @@ def test_background_needs_another_class(tiny_clip_cfg, background):
 def test_bad_class_names_fail_clearly(tiny_clip_cfg, classes, message):
     with pytest.raises(UserInputError, match=message):
         build(tiny_clip_cfg, classes)
-
-
-def test_names_file_with_synonyms(tmp_path):
-    path = tmp_path / 'names.txt'
-    path.write_text('person, man, woman\nsky\n\n')
-    assert load_class_names(str(path)) == [('person', 'man', 'woman'), ('sky', )]
-    path.write_text('person\n\nsky\n')
-    with pytest.raises(UserInputError, match='line 2'):
-        load_class_names(str(path))
-    assert issubclass(MissingFileError, FileNotFoundError)
 
 
 @pytest.mark.parametrize('templates,message', [

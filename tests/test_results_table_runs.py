@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mmseg_clipseg.apis.cli import run_cli
+from mmseg_clipseg.apis.results_table import format_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,6 +58,52 @@ def test_work_dirs_without_results_leave_the_others(tmp_path, table, capsys):
     out, err = capsys.readouterr()
     assert 'clipseg_vitb_voc21' in err and 'holds no tools/test.py result' in err
     assert out.splitlines()[-1] == '| clipseg_vitb | 80.0 | 80.0 |'
+
+
+def test_results_table_orders_columns_like_the_paper():
+    table = format_table({
+        'clipseg_vitl_voc20': 81.25,
+        'clipseg_vitb_ade847': 5.0,
+        'clipseg_vitb_voc20': 80.0,
+        'clipseg_vitb_voc21': 60.04,
+    })
+    assert table == '\n'.join([
+        '| Method | VOC21 | VOC20 | ADE847 | Avg |',
+        '| --- | ---: | ---: | ---: | ---: |',
+        '| clipseg_vitl | – | 81.2 | – | – |',
+        '| clipseg_vitb | 60.0 | 80.0 | 5.0 | 70.0 |',
+    ])
+
+
+def test_results_table_averages_the_papers_eight_benchmarks():
+    keys = ['voc21', 'context60', 'coco_object', 'voc20', 'context59', 'coco_stuff',
+            'cityscapes', 'ade150', 'context459']
+    results = {f'm_{key}': float(value) for value, key in enumerate(keys, start=1)}
+    last_row = format_table(results, precision=2).splitlines()[-1]
+    # Context459 (9.00) is shown but, as in the paper, not averaged: (1 + ... + 8) / 8.
+    assert last_row == ('| m | 1.00 | 2.00 | 3.00 | 4.00 | 5.00 | 6.00 | 7.00 | 8.00 | 9.00 '
+                        '| 4.50 |')
+
+
+def test_the_newest_run_counts_and_a_result_file_names_its_run(tmp_path, table, capsys):
+    voc20 = tmp_path / 'clipseg_vitb_voc20'
+    write_run(voc20, '20250101_000000', 10.0)
+    write_run(voc20, '20250102_000000', 81.0)  # the newest run counts
+    voc21 = write_run(tmp_path / 'clipseg_vitb_voc21', '20250101_000000', 62.0)
+    assert run_cli(table, [str(voc20), str(voc21 / '20250101_000000.json')]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == '| clipseg_vitb | 62.0 | 81.0 | 71.5 |'
+
+
+def test_a_lone_unfinished_run_is_explained(tmp_path, table, capsys):
+    write_run(tmp_path / 'clipseg_vitb_voc20', '20250101_000000')
+    assert run_cli(table, [str(tmp_path / 'clipseg_vitb_voc20')]) == 1
+    assert 'holds no tools/test.py result' in capsys.readouterr().err
+
+
+def test_an_unknown_benchmark_is_refused(tmp_path, table, capsys):
+    write_run(tmp_path / 'clipseg_vitb_kitti', '20250101_000000', 1.0)
+    assert run_cli(table, [str(tmp_path / 'clipseg_vitb_kitti')]) == 1
+    assert 'does not end with _<benchmark>' in capsys.readouterr().err
 
 
 @pytest.fixture(scope='module')

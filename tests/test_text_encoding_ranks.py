@@ -2,6 +2,7 @@
 prompts, both get the single-process embeddings, and the disk cache is shared."""
 import os
 
+import open_clip
 import pytest
 import torch
 import torch.distributed
@@ -10,7 +11,6 @@ import torch.multiprocessing
 from mmseg_clipseg.clip import TextEmbedder, load_clip
 from mmseg_clipseg.clip.text_encoder import encoding_shared_by_ranks
 
-TINY_CLIP = dict(model_name='clipseg-test-tiny', pretrained=None)
 # 7 names x 3 templates = 21 prompts in batches of 4: 6 batches (the last of 1 prompt),
 # batches 0, 2, 4 (12 prompts) on rank 0 and 1, 3, 5 (9 prompts) on rank 1.
 CLASSES = [('cat', 'kitten'), ('dog', ), ('traffic light', ), ('a very long class name', ),
@@ -20,10 +20,16 @@ BATCH_SIZE = 4
 SHARES = {0: 12, 1: 9}
 
 
-def _embedder() -> TextEmbedder:
+@pytest.fixture
+def tiny(tiny_clip_cfg, tiny_clip_config_file) -> tuple:
+    """What a spawned rank needs to load the tiny model: conftest.py does not run there."""
+    return tiny_clip_config_file, tiny_clip_cfg
+
+
+def _embedder(tiny: tuple) -> TextEmbedder:
     """The tiny text tower, counting the prompts it encodes."""
-    embedder = TextEmbedder(load_clip(TINY_CLIP), TINY_CLIP['model_name'],
-                            batch_size=BATCH_SIZE)
+    clip_cfg = tiny[1]
+    embedder = TextEmbedder(load_clip(clip_cfg), clip_cfg['model_name'], batch_size=BATCH_SIZE)
     embedder.encoded_prompts = 0
     encode_tokens = embedder.encode_tokens
 
@@ -35,13 +41,19 @@ def _embedder() -> TextEmbedder:
     return embedder
 
 
-def _rank_main(rank: int, world_size: int, folder: str, vocabularies: list) -> None:
+def _join(rank: int, world_size: int, folder: str, tiny: tuple) -> None:
+    """Start a spawned rank: the tiny model's name registered, one thread, the process group."""
+    open_clip.add_model_config(tiny[0])
     torch.set_num_threads(1)
     torch.distributed.init_process_group(
         'gloo', init_method=f'file://{folder}/store', rank=rank, world_size=world_size)
+
+
+def _rank_main(rank: int, world_size: int, folder: str, tiny: tuple, vocabularies: list):
+    _join(rank, world_size, folder, tiny)
     try:
         results = []
-        embedder = _embedder()
+        embedder = _embedder(tiny)
         with encoding_shared_by_ranks():
             for classes, identity in vocabularies:
                 before = embedder.encoded_prompts
@@ -52,16 +64,17 @@ def _rank_main(rank: int, world_size: int, folder: str, vocabularies: list) -> N
         torch.distributed.destroy_process_group()
 
 
-def _run_two_ranks(tmp_path, vocabularies) -> list:
-    torch.multiprocessing.spawn(_rank_main, args=(2, str(tmp_path), vocabularies), nprocs=2)
+def _run_two_ranks(tmp_path, tiny, vocabularies) -> list:
+    torch.multiprocessing.spawn(_rank_main, args=(2, str(tmp_path), tiny, vocabularies),
+                                nprocs=2)
     return [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(2)]
 
 
 @pytest.mark.slow
-def test_two_ranks_encode_each_prompt_once_and_get_the_single_process_result(tmp_path):
+def test_two_ranks_encode_each_prompt_once_and_get_the_single_process_result(tmp_path, tiny):
     vocabulary = [(CLASSES, None), (CLASSES, 'tiny-identity'), (CLASSES, 'tiny-identity')]
-    ranks = _run_two_ranks(tmp_path, vocabulary)
-    single = _embedder()
+    ranks = _run_two_ranks(tmp_path, tiny, vocabulary)
+    single = _embedder(tiny)
     expected, expected_index = single.class_embeddings(CLASSES, TEMPLATES)
     assert single.encoded_prompts == 21
     for rank, results in enumerate(ranks):
@@ -73,12 +86,11 @@ def test_two_ranks_encode_each_prompt_once_and_get_the_single_process_result(tmp
         assert [encoded for _, _, encoded in results] == [SHARES[rank], SHARES[rank], 0]
 
 
-def _mismatched_rank_main(rank: int, world_size: int, folder: str) -> None:
-    torch.distributed.init_process_group(
-        'gloo', init_method=f'file://{folder}/store', rank=rank, world_size=world_size)
+def _mismatched_rank_main(rank: int, world_size: int, folder: str, tiny: tuple) -> None:
+    _join(rank, world_size, folder, tiny)
     try:
         with encoding_shared_by_ranks():
-            _embedder().class_embeddings(CLASSES[rank:], TEMPLATES)
+            _embedder(tiny).class_embeddings(CLASSES[rank:], TEMPLATES)
     except RuntimeError as error:
         with open(os.path.join(folder, f'rank{rank}.error'), 'w') as handle:
             handle.write(str(error))
@@ -87,8 +99,8 @@ def _mismatched_rank_main(rank: int, world_size: int, folder: str) -> None:
 
 
 @pytest.mark.slow
-def test_ranks_with_different_vocabularies_are_refused(tmp_path):
-    torch.multiprocessing.spawn(_mismatched_rank_main, args=(2, str(tmp_path)), nprocs=2)
+def test_ranks_with_different_vocabularies_are_refused(tmp_path, tiny):
+    torch.multiprocessing.spawn(_mismatched_rank_main, args=(2, str(tmp_path), tiny), nprocs=2)
     for rank in range(2):
         message = (tmp_path / f'rank{rank}.error').read_text()
         assert 'different vocabularies' in message

@@ -12,7 +12,7 @@ from mmseg_clipseg.class_names import load_class_names
 from mmseg_clipseg.apis.cli import load_config, parse_cfg_options, parse_option_value
 from mmseg_clipseg.clip import TextEmbedder, load_clip, text_cache
 from mmseg_clipseg.engine.class_names_check import compare_class_names
-from mmseg_clipseg.utils.errors import UserInputError, shown_with_more
+from mmseg_clipseg.utils.errors import MissingFileError, UserInputError, shown_with_more
 
 CONFIG = 'configs/clipseg_vitb_voc20.py'
 TEMPLATES = ['a photo of {}.', 'a {}']
@@ -22,8 +22,9 @@ TEMPLATES = ['a photo of {}.', 'a {}']
 
 def test_comment_lines_are_not_classes(tmp_path):
     path = tmp_path / 'names.txt'
-    path.write_text('# my classes\ncat, kitty\n  # dogs next\ndog\n\n', encoding='utf-8')
-    assert load_class_names(str(path)) == [('cat', 'kitty'), ('dog', )]
+    path.write_text('# my classes\ncat, kitty, kitten\n  # dogs next\ndog\n\n',
+                    encoding='utf-8')
+    assert load_class_names(str(path)) == [('cat', 'kitty', 'kitten'), ('dog', )]
 
 
 def test_blank_line_between_classes_is_an_error(tmp_path):
@@ -44,6 +45,10 @@ def test_utf8_with_byte_order_mark_and_non_latin_names(tmp_path):
     path = tmp_path / 'names.txt'
     path.write_text('猫\nсобака\n', encoding='utf-8-sig')
     assert load_class_names(str(path)) == [('猫', ), ('собака', )]
+
+
+def test_a_missing_file_is_a_file_not_found_error():
+    assert issubclass(MissingFileError, FileNotFoundError)  # callers may catch either
 
 
 def test_folder_given_as_names_file(tmp_path):

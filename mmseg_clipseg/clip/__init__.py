@@ -8,7 +8,7 @@ from .loader import CLIPConfig, clear_clip_cache, load_clip, shared_clip_models
 from .templates import resolve_templates
 from .text_encoder import TextEmbedder
 
-# Model configs shipped with the package (e.g. the tiny test model) become open_clip names.
+# Model configs shipped with the package (the tiny trained CLIP) become open_clip names.
 open_clip.add_model_config(Path(__file__).parent / 'model_configs')
 
 __all__ = ['CLIPConfig', 'TextEmbedder', 'clear_clip_cache', 'load_clip', 'resolve_templates',
