@@ -53,8 +53,8 @@ SKIPPED: List[Tuple[str, str]] = [
     (r'^python3 -m venv |^\.venv/bin/pip install ', 'installs packages from the network; '
      'this test runs inside the installed environment'),
     (r'-m pytest', 'the test suite itself (-m cuda: on a GPU)'),
-    (r'^python tools/benchmark\.py ', 'times CLIP ViT-B/16 on 448x896 inputs, 5 repeats: '
-     'minutes of CPU'),
+    (r'^python tools/benchmark\.py ', 'times CLIP ViT-B/16 (448x896 inputs, 5 repeats; or '
+     '5920 prompts): minutes of CPU'),
     (r'configs/(?!clipseg_tiny_synthetic\.py)\S+\.py', 'needs real CLIP weights (a download) '
      'and a benchmark dataset'),
     (r'\bCONFIG\b', 'CONFIG stands for a config of the reader\'s choice'),
