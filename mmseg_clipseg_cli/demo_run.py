@@ -61,6 +61,7 @@ def check_existing(outputs: Sequence[str], overwrite: bool) -> None:
 
 def write_overlays(args: argparse.Namespace) -> None:
     """Segment each image of ``args.images`` and save its overlay (see :mod:`.demo`)."""
+    options = parse_cfg_options(args.cfg_options)  # the arguments' own mistakes first
     check_output_options(args)
     classes = parse_classes(args.classes)
     device = check_device(args.device, '--device')
@@ -69,7 +70,7 @@ def write_overlays(args: argparse.Namespace) -> None:
     check_not_inputs(outputs, items)
     check_existing(outputs, args.overwrite)
     check_readable_images(items)
-    cfg = model_config(args.model, parse_cfg_options(args.cfg_options))
+    cfg = model_config(args.model, options)
     vocabulary = vocabulary_options(args, cfg)
     set_head_vocabulary(cfg, classes, vocabulary)
     segmentor = init_segmentor(cfg, device=device)

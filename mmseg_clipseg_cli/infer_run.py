@@ -128,6 +128,7 @@ def init_distributed(device: torch.device) -> Tuple[int, int, torch.device]:
 def write_labels(args: argparse.Namespace) -> None:
     """Label every image of ``args.inputs`` into ``args.out_dir`` (see :mod:`.infer`): this
     process's share under torchrun, skipping images already done."""
+    given_options = parse_cfg_options(args.cfg_options)  # the arguments' own mistakes first
     classes = parse_classes(args.classes)
     device = check_device(args.device, '--device')
     out_dir = args.out_dir
@@ -138,7 +139,7 @@ def write_labels(args: argparse.Namespace) -> None:
                       (label_path(out_dir, item), probabilities_path(out_dir, item))], items)
     check_readable_images(items)
     base = model_config(args.model)
-    options = option_paths(base, parse_cfg_options(args.cfg_options))  # as recorded in the settings
+    options = option_paths(base, given_options)  # as recorded in the settings
     cfg = model_config(base, options)
     vocabulary = vocabulary_options(args, cfg)
     settings = json.loads(json.dumps(dict(

@@ -102,7 +102,7 @@ def test_existing_output_needs_overwrite(scenes, env, tmp_path):
 
 @pytest.mark.parametrize('case', ['missing_names_file', 'out_is_input', 'out_extension',
                                   'several_images_one_out', 'out_and_out_dir', 'one_class',
-                                  'names_folder'])
+                                  'names_folder', 'bad_option_and_existing_out'])
 def test_mistakes_fail_before_inference(case, tool, scenes, tmp_path, capsys, monkeypatch):
     image = scenes / 'a.png'
     before = image.read_bytes()
@@ -119,6 +119,10 @@ def test_mistakes_fail_before_inference(case, tool, scenes, tmp_path, capsys, mo
                              '--out-dir', tmp_path], ['not both']),
         'one_class': ([image, '--classes', 'cat'], ['single class']),
         'names_folder': ([image, '--classes', scenes], ['is a folder']),
+        # the arguments' own mistake first, not the existing output it would also refuse
+        'bad_option_and_existing_out': ([image, '--classes', 'a, b', '--out', image,
+                                         '--cfg-options', 'backbone.cra.layers=[3,4'],
+                                        ['--cfg-options', 'never closed']),
     }[case]
     status, captured = run_in_process(tool, [*args, *TINY], capsys, monkeypatch)
     assert_one_error_line(status, captured, *phrases)

@@ -4,13 +4,15 @@ A names file has one class per line; a line may list synonyms separated by comma
 being the canonical name (e.g. ``person, man, woman``). ``#`` at the start of a line or after
 a space starts a comment, which runs to the end of the line (``grass  # lawns too``); a ``#``
 inside a name (``c#``) is kept. Blank lines at the end are ignored; a blank line between
-classes is an error (it would shift every later class index). The files shipped here are named after the benchmark keys
-(``voc20.txt``, ``cityscapes.txt``, ...); ``peers/<peer>/<key>.txt`` are the peers' own.
+classes is an error (it would shift every later class index). The files shipped here are
+named after the benchmark keys (``voc20.txt``, ``cityscapes.txt``, ...);
+``peers/<peer>/<key>.txt`` are the peers' own.
 """
 import os.path as osp
 import re
 from pathlib import Path
 from typing import List, Sequence, Tuple, Union
+
 from ..utils.errors import MissingFileError, UserInputError
 
 ClassNames = List[Tuple[str, ...]]
