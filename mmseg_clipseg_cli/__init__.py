@@ -10,29 +10,35 @@ command imports its work from :mod:`mmseg_clipseg.apis` afterwards.
 """
 import argparse
 import importlib
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Union
+
+Work = Callable[[argparse.Namespace], None]
 
 
 class Command:
     """A command: its argument parser, and the function that does the work with the parsed
-    arguments, named ``'module:function'`` and imported only once the arguments are read.
+    arguments, imported only once the arguments are read.
 
     Args:
         parse_args: ``argv`` (default ``sys.argv[1:]``) to the arguments; ``--help`` and
             argument errors exit here.
-        work: The function that takes the arguments, e.g.
-            ``'mmseg_clipseg_cli.demo_run:write_overlays'``.
+        work: The function that takes the arguments, named ``'module:function'`` (e.g.
+            ``'mmseg_clipseg_cli.demo_run:write_overlays'``), or a function that imports
+            what it needs when called.
     """
 
     def __init__(self, parse_args: Callable[[Optional[List[str]]], argparse.Namespace],
-                 work: str) -> None:
+                 work: Union[str, Work]) -> None:
         self.parse_args = parse_args
         self.work = work
 
     def execute(self, args: argparse.Namespace) -> None:
         """Do the work (imports torch and :mod:`mmseg_clipseg`)."""
-        module, _, function = self.work.partition(':')
-        getattr(importlib.import_module(module), function)(args)
+        work = self.work
+        if isinstance(work, str):
+            module, _, function = work.partition(':')
+            work = getattr(importlib.import_module(module), function)
+        work(args)
 
     def main(self, argv: Optional[List[str]] = None) -> None:
         """Read the arguments and do the work; a user's mistake raises ``UserInputError``."""
