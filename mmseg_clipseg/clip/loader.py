@@ -171,7 +171,6 @@ def _load_pristine(config: CLIPConfig) -> nn.Module:
         return cached[1]
     _PRISTINE.pop(config, None)  # a stale copy is not kept beside the new one
     model = _build(config)
-    _check_dense_vit(model, config.model_name)
     _check_finite(model, config)
     if identity is not None and _weights_identity(config) == identity:
         _PRISTINE[config] = (identity, model.eval())  # (else it changed while being read)

@@ -82,7 +82,8 @@ def _problem(entry: object, embeddings: object, key: str, num_rows: int) -> Opti
         return f'expected a float32 tensor with {num_rows} rows'
     if not torch.isfinite(embeddings).all():
         return 'it holds non-finite values'
-    if not torch.allclose(embeddings.norm(dim=-1), torch.ones(()), atol=1e-3):
+    norms = embeddings.norm(dim=-1)
+    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-3):
         return 'its rows are not unit-norm'
     return None
 
